@@ -1,0 +1,1 @@
+export { Keys, hashToken, newToken, type Principal } from './keys.ts';

@@ -1,0 +1,42 @@
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../../auth/index.ts';
+import type { Keys } from '../../auth/index.ts';
+import type { BlobStore, BuiltPackages } from '../../blobs/index.ts';
+import type { Invoker } from '../../invoke/index.ts';
+import type { Recorder } from '../../observe/index.ts';
+import type { Pool } from '../../pool/index.ts';
+import type { Registry } from '../../registry/index.ts';
+import type { Store } from '../../store/index.ts';
+import type { Limits } from '../../server/config.ts';
+
+/** What the management API handlers need, passed in by the composition root. */
+export interface ApiDeps {
+  registry: Registry;
+  invoker: Invoker;
+  blobs: BlobStore;
+  packages: BuiltPackages;
+  keys: Keys;
+  recorder: Recorder;
+  store: Store;
+  pool: Pool;
+  limits: Limits;
+  isolation: 'bubblewrap' | 'none';
+  version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** The authenticated caller (the auth hook ran before every /v1 handler). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new Error('route reached without authentication');
+  return req.principal;
+}
+
+/** Base URL the client used to reach us, for URLs we print back. */
+export function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}`;
+}

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import { AviaryError } from '../../shared/errors.ts';
+import { toApiError } from '../errors.ts';
+import type { ApiDeps } from './context.ts';
+import { functionRoutes } from './functions.ts';
+import { invocationRoutes } from './invocations.ts';
+import { openApiDocument } from './openapi.ts';
+import { packageRoutes } from './packages.ts';
+import { routeRoutes } from './routes.ts';
+
+export type { ApiDeps } from './context.ts';
+
+/** The management API under /v1 and /healthz, on one Fastify instance. */
+export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
+  app.decorateRequest('principal', null);
+  const openapi = JSON.stringify(openApiDocument(deps.version));
+
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?', 1)[0]!;
+    if (path === '/healthz' || path === '/v1/openapi.json') return;
+    req.principal = await deps.keys.authenticate(req.headers.authorization);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, retryAfter } = toApiError(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+    reply.code(status).send(body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const { status, body } = toApiError(new AviaryError('NotFound', `no API route ${req.method} ${req.url.split('?', 1)[0]}; the API is described at /v1/openapi.json and in docs/api.md`));
+    reply.code(status).send(body);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', version: deps.version, isolation: deps.isolation }));
+  app.get('/v1/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
+
+  functionRoutes(app, deps);
+  packageRoutes(app, deps);
+  invocationRoutes(app, deps);
+  routeRoutes(app, deps);
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { isAviaryError } from '../../shared/errors.ts';
+import type { Registry } from '../../registry/index.ts';
+import type { Invoker } from '../../invoke/index.ts';
+import { toHttpApiEvent } from './event.ts';
+import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
+
+const NOT_FOUND = Buffer.from('{"message":"Not Found"}');
+
+export interface TriggerDeps {
+  registry: Registry;
+  invoker: Invoker;
+  maxBodyBytes: number;
+  /** Things the function's developer should see (e.g. a malformed response) and server faults. */
+  warn: (message: string) => void;
+}
+
+/**
+ * User HTTP routes: match → API Gateway 2.0 event → invoke → Lambda's result mapping. This is
+ * the hot path, so it is plain `node:http` with no framework in between, and every outcome
+ * (function error, timeout, throttling, a body over the limit) ends the response.
+ */
+export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { registry, invoker, maxBodyBytes, warn } = deps;
+  return (req, res) => {
+    const timeEpoch = Date.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const match = registry.routeTable.match(req.method ?? 'GET', q === -1 ? url : url.slice(0, q));
+    if (!match) {
+      req.resume();
+      write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBodyBytes) {
+      tooLarge(req, res);
+      return;
+    }
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) tooLarge(req, res);
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > maxBodyBytes) return;
+      const route = match.value;
+      const requestId = randomUUID();
+      const event = toHttpApiEvent({
+        method: req.method ?? 'GET',
+        url,
+        headers: req.headersDistinct,
+        body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+        sourceIp: req.socket.remoteAddress ?? '',
+        requestId,
+        timeEpoch,
+        httpVersion: req.httpVersion,
+      }, match);
+      invoker.invoke({
+        namespace: route.namespace,
+        ref: registry.functionName(route.functionId),
+        qualifier: route.qualifier,
+        eventJson: JSON.stringify(event),
+        source: 'http',
+      }).then((result) => {
+        if (!result.ok) {
+          write(res, errorResponse(result.error?.errorType === 'Sandbox.Timedout' ? 'timeout' : 'function-error', result.requestId));
+          return;
+        }
+        const mapped = fromHandlerResult(result.result);
+        if (mapped.problem) warn(`function ${result.fn.name} (request ${result.requestId}) returned an invalid HTTP response: ${mapped.problem}`);
+        write(res, mapped.response);
+      }, (err: unknown) => {
+        if (isAviaryError(err)) {
+          switch (err.code) {
+            case 'TooManyRequests': write(res, errorResponse('throttled', requestId)); return;
+            case 'PayloadTooLarge': write(res, errorResponse('payload-too-large', requestId)); return;
+            case 'Unavailable': write(res, errorResponse('unavailable', requestId)); return;
+            case 'FunctionNotFound':
+            case 'VersionNotFound':
+              write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND });
+              return;
+          }
+        }
+        warn(`HTTP trigger ${match.routeKey} failed: ${(err as Error).stack ?? String(err)}`);
+        write(res, errorResponse('function-error', requestId));
+      });
+    });
+  };
+}
+
+function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  if (!res.headersSent) {
+    const r = errorResponse('payload-too-large', '');
+    r.headers.connection = 'close';
+    write(res, r);
+  }
+  req.removeAllListeners('data');
+  req.resume();
+}
+
+function write(res: ServerResponse, r: HttpResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | string[] | number> = { ...r.headers };
+  if (r.cookies.length > 0) headers['set-cookie'] = r.cookies;
+  headers['content-length'] = r.body.length;
+  res.writeHead(r.statusCode, headers);
+  res.end(r.body);
+}

@@ -1,0 +1,2 @@
+export { Invoker, type CodeLocator, type InvokeInput, type InvokeResult, type InvokerOptions } from './invoker.ts';
+export { functionArn, REGION } from './spec.ts';

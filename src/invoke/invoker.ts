@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { AviaryError } from '../shared/errors.ts';
+import type { Registry, RegistryEvent } from '../registry/index.ts';
+import type { Lease, Pool, PoolTarget } from '../pool/index.ts';
+import { InitFailure, type FunctionError, type InvokeOutcome, type LogLine } from '../sandbox/index.ts';
+import type { FunctionRecord, LogRecord, VersionRecord } from '../store/index.ts';
+import type { Recorder } from '../observe/index.ts';
+import { functionArn, functionSpec } from './spec.ts';
+
+export interface InvokeInput {
+  namespace: string;
+  /** `name` or `name:qualifier`. */
+  ref: string;
+  qualifier?: string | null | undefined;
+  /** The event as JSON text; the caller has checked it is JSON. */
+  eventJson: string;
+  /** Where the invocation came from, recorded with it: `api`, `http`, … */
+  source: string;
+  clientContext?: unknown;
+  traceId?: string | null;
+}
+
+export interface InvokeResult {
+  requestId: string;
+  fn: FunctionRecord;
+  version: VersionRecord;
+  ok: boolean;
+  result: unknown;
+  error: FunctionError | undefined;
+  cold: boolean;
+  initMs: number | null;
+  durationMs: number;
+  logs: LogLine[];
+}
+
+/** Locates a version's built code, building it from its stored package if this node lacks it. */
+export interface CodeLocator {
+  codeDir(version: VersionRecord): Promise<string>;
+}
+
+export interface InvokerOptions {
+  registry: Registry;
+  pool: Pool;
+  code: CodeLocator;
+  recorder: Recorder;
+  sandboxed: boolean;
+  syncPayloadBytes: number;
+  /** Longest a request waits for a free instance beyond the function's own timeout. */
+  queueWaitMs?: number;
+}
+
+/**
+ * The one pipeline every invocation goes through, whatever its source: resolve → admit →
+ * acquire an instance → run → release or retire → record.
+ */
+export class Invoker {
+  readonly #o: InvokerOptions;
+  /** Pool targets per `functionId:version`, built once (the spec is immutable like the version). */
+  readonly #targets = new Map<string, Promise<PoolTarget>>();
+
+  constructor(options: InvokerOptions) {
+    this.#o = options;
+    options.registry.onChange((e) => this.#onRegistryChange(e));
+  }
+
+  async invoke(input: InvokeInput): Promise<InvokeResult> {
+    const { fn, version } = this.#o.registry.resolve(input.namespace, input.ref, input.qualifier);
+    const payloadBytes = Buffer.byteLength(input.eventJson);
+    if (payloadBytes > this.#o.syncPayloadBytes) {
+      throw new AviaryError('PayloadTooLarge',
+        `request payload is ${payloadBytes} bytes; the limit for synchronous invocations is ${this.#o.syncPayloadBytes} bytes (6 MB): pass large data by reference, e.g. a URL`);
+    }
+    const target = await this.target(fn, version);
+    const requestId = randomUUID();
+    const started = performance.now();
+    const startedAt = Date.now();
+    let lease: Lease;
+    try {
+      lease = await this.#o.pool.acquire(target, this.#o.queueWaitMs ?? 10_000 + version.timeout * 1000);
+    } catch (err) {
+      if (!(err instanceof InitFailure)) throw err;
+      // an init failure is the function's error, reported for this invocation (as Lambda does)
+      return this.#finish(input, requestId, fn, version, startedAt, started, true, null,
+        { ok: false, error: err.error, logs: err.logs, retire: true }, []);
+    }
+    const qualified = input.qualifier ?? (input.ref.includes(':') ? input.ref.slice(input.ref.indexOf(':') + 1) : undefined);
+    const outcome = await lease.instance.invoke({
+      requestId,
+      eventJson: input.eventJson,
+      deadlineMs: Date.now() + version.timeout * 1000,
+      invokedFunctionArn: functionArn(fn.name, qualified),
+      traceId: input.traceId ?? null,
+      clientContext: input.clientContext ?? null,
+    });
+    if (!outcome.ok && outcome.retire) this.#o.pool.retire(lease);
+    else this.#o.pool.release(lease);
+    return this.#finish(input, requestId, fn, version, startedAt, started, lease.cold, lease.initMs, outcome, lease.initLogs);
+  }
+
+  /** The pool target of a version (also used to pre-warm and keep min-warm). */
+  target(fn: FunctionRecord, version: VersionRecord): Promise<PoolTarget> {
+    const key = `${fn.id}:${version.version}`;
+    let t = this.#targets.get(key);
+    if (!t) {
+      t = this.#o.code.codeDir(version).then((codeDir) => ({
+        functionId: fn.id,
+        version: version.version,
+        spec: functionSpec(fn, version, codeDir, this.#o.sandboxed),
+        maxInstances: version.maxInstances,
+        minWarm: version.minWarm,
+      }));
+      t.catch(() => this.#targets.delete(key));
+      this.#targets.set(key, t);
+    }
+    return t;
+  }
+
+  #finish(input: InvokeInput, requestId: string, fn: FunctionRecord, version: VersionRecord, startedAt: number, started: number,
+    cold: boolean, initMs: number | null, outcome: InvokeOutcome, initLogs: LogLine[]): InvokeResult {
+    const durationMs = performance.now() - started;
+    const logs = initLogs.length > 0 ? [...initLogs, ...outcome.logs] : outcome.logs;
+    const error = outcome.ok ? undefined : outcome.error;
+    const logRecords: LogRecord[] = logs.map((l) => ({
+      invocationId: requestId, functionId: fn.id, version: version.version, time: l.time, stream: l.stream, message: l.message,
+    }));
+    this.#o.recorder.invocation({
+      id: requestId,
+      namespace: fn.namespace,
+      functionId: fn.id,
+      version: version.version,
+      source: input.source,
+      status: outcome.ok ? 'succeeded' : 'failed',
+      cold,
+      startedAt,
+      durationMs,
+      initMs,
+      errorType: error?.errorType ?? null,
+      errorMessage: error?.errorMessage ?? null,
+    }, logRecords);
+    return { requestId, fn, version, ok: outcome.ok, result: outcome.ok ? outcome.result : undefined, error, cold, initMs, durationMs, logs };
+  }
+
+  #onRegistryChange(e: RegistryEvent): void {
+    if (e.type === 'deleted') {
+      for (const key of this.#targets.keys()) if (key.startsWith(`${e.fn.id}:`)) this.#targets.delete(key);
+      this.#o.pool.removeFunction(e.fn.id);
+      return;
+    }
+    void this.applyWarmTarget(e.fn, e.version);
+  }
+
+  /** Pre-starts a generic process for the runtime class, and keeps min-warm instances of the newest version. */
+  async applyWarmTarget(fn: FunctionRecord, version: VersionRecord): Promise<void> {
+    if (version.runtime !== 'provided') this.#o.pool.prewarm(version.runtime, version.memory);
+    try {
+      this.#o.pool.setWarmTarget(await this.target(fn, version));
+    } catch {
+      // the code is unavailable; the first invocation reports why
+    }
+  }
+}

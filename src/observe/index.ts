@@ -1,0 +1,1 @@
+export { Recorder } from './recorder.ts';

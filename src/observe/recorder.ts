@@ -1,0 +1,87 @@
+import type { InvocationRecord, LogRecord, Store } from '../store/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import { systemClock } from '../shared/clock.ts';
+
+const FLUSH_EVERY_MS = 200;
+const FLUSH_AT_RECORDS = 2000;
+const PRUNE_EVERY_MS = 3600_000;
+
+/**
+ * Invocation records and log lines, written to the store in batches off the hot path: an
+ * invocation only appends to an array. Observation never blocks or fails an invocation; a
+ * failed write is reported and dropped.
+ */
+export class Recorder {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #retentionMs: number;
+  readonly #warn: (message: string) => void;
+  #invocations: InvocationRecord[] = [];
+  #logs: LogRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  readonly #pruner: NodeJS.Timeout;
+
+  constructor(opts: { store: Store; retentionMs: number; warn: (message: string) => void; clock?: Clock }) {
+    this.#store = opts.store;
+    this.#clock = opts.clock ?? systemClock;
+    this.#retentionMs = opts.retentionMs;
+    this.#warn = opts.warn;
+    this.#pruner = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
+    this.#pruner.unref();
+  }
+
+  invocation(record: InvocationRecord, logs: LogRecord[]): void {
+    this.#invocations.push(record);
+    for (const l of logs) this.#logs.push(l);
+    this.#schedule();
+  }
+
+  logs(lines: LogRecord[]): void {
+    for (const l of lines) this.#logs.push(l);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#invocations.length + this.#logs.length >= FLUSH_AT_RECORDS) {
+      void this.flush();
+      return;
+    }
+    if (!this.#timer) {
+      this.#timer = setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
+      this.#timer.unref();
+    }
+  }
+
+  /** Writes everything buffered; resolves once it is in the store (used by reads and shutdown). */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const invocations = this.#invocations;
+    const logs = this.#logs;
+    this.#invocations = [];
+    this.#logs = [];
+    this.#flushing = this.#flushing.then(async () => {
+      try {
+        await this.#store.insertInvocations(invocations);
+        await this.#store.insertLogs(logs);
+      } catch (err) {
+        this.#warn(`dropped ${invocations.length} invocation records and ${logs.length} log lines: ${(err as Error).message}`);
+      }
+    });
+    return this.#flushing;
+  }
+
+  async prune(): Promise<void> {
+    try {
+      await this.#store.prune(this.#clock.now() - this.#retentionMs);
+    } catch (err) {
+      this.#warn(`pruning old logs failed: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#pruner);
+    await this.flush();
+  }
+}

@@ -1,0 +1,1 @@
+export { Pool, type Lease, type PoolOptions, type PoolTarget } from './pool.ts';

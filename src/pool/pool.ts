@@ -1,0 +1,337 @@
+import { AviaryError } from '../shared/errors.ts';
+import { systemClock, type Clock } from '../shared/clock.ts';
+import type { FunctionSpec, Instance, LogLine, Sandbox } from '../sandbox/index.ts';
+import { SpareProcesses } from './spares.ts';
+
+/** What the pool needs to know about one function version to run it. */
+export interface PoolTarget {
+  functionId: string;
+  version: number;
+  spec: FunctionSpec;
+  maxInstances: number;
+  minWarm: number;
+}
+
+export interface Lease {
+  readonly instance: Instance;
+  readonly target: PoolTarget;
+  /** True when this acquire specialised a new instance (a cold start). */
+  readonly cold: boolean;
+  readonly initMs: number | null;
+  /** Output of the init phase; belongs to the first invocation, as on Lambda. */
+  readonly initLogs: LogLine[];
+}
+
+export interface PoolOptions {
+  sandbox: Sandbox;
+  idleTtlMs: number;
+  /** Generic processes kept ready per runtime class. */
+  prewarm: number;
+  /** Requests that may wait for a busy function before 429. */
+  queueLimit: number;
+  clock?: Clock;
+  /** Output an instance wrote between invocations (attributed to its last request). */
+  onStrayLog?: (target: PoolTarget, requestId: string | null, line: LogLine) => void;
+  warn?: (message: string) => void;
+}
+
+interface Entry {
+  instance: Instance;
+  target: PoolTarget;
+  busy: boolean;
+  idleSince: number;
+}
+
+interface Waiter {
+  target: PoolTarget;
+  resolve: (lease: Lease) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<Clock['setTimeout']>;
+}
+
+/** Everything the pool tracks for one function (max-instances is per function, as Lambda's concurrency). */
+interface Group {
+  /** Instances alive or starting, busy or idle, of every version. */
+  live: number;
+  entries: Set<Entry>;
+  /** Idle entries per version; the most recently used last (reused first: it is warmest). */
+  idle: Map<number, Entry[]>;
+  waiters: Waiter[];
+  /** The version kept warm by min-warm (the newest), if any. */
+  warmTarget: PoolTarget | undefined;
+}
+
+/**
+ * Owns instance lifecycle: reuse of warm instances, specialisation of pre-started generic
+ * processes on a cold start, per-function max instances with a bounded wait queue, min-warm,
+ * idle reaping, and replacement of crashed instances. The API is small and total:
+ * acquire / release / retire / drain. An instance that failed init is never reused.
+ */
+export class Pool {
+  readonly #opts: PoolOptions;
+  readonly #clock: Clock;
+  readonly #groups = new Map<string, Group>();
+  readonly #spares: SpareProcesses;
+  /** Instance → its entry, so release/retire are O(1) on the hot path. */
+  readonly #entries = new WeakMap<Instance, Entry>();
+  #reaperHandle: ReturnType<Clock['setTimeout']> | undefined;
+  #draining = false;
+
+  constructor(opts: PoolOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#spares = new SpareProcesses(opts.sandbox, opts.prewarm, opts.warn ?? (() => {}));
+    this.#scheduleReap();
+  }
+
+  /** Starts the generic processes for a runtime class ahead of the first cold start. */
+  prewarm(runtime: 'node' | 'python', memoryMB: number): void {
+    this.#spares.keepReady(runtime, memoryMB);
+  }
+
+  /** A warm instance of the target's version: reused, specialised from a spare, or waited for. */
+  async acquire(target: PoolTarget, waitMs: number): Promise<Lease> {
+    if (this.#draining) throw new AviaryError('Unavailable', 'the server is shutting down; retry against another node or after restart');
+    const group = this.#group(target.functionId);
+    const idle = group.idle.get(target.version);
+    const entry = idle?.pop();
+    if (entry) {
+      entry.busy = true;
+      return { instance: entry.instance, target, cold: false, initMs: null, initLogs: [] };
+    }
+    if (group.live < target.maxInstances) return this.#startFor(group, target);
+    // at the limit: an idle instance of another version gives its slot up
+    if (this.#retireOneIdle(group)) return this.#startFor(group, target);
+    if (group.waiters.length >= this.#opts.queueLimit) {
+      throw new AviaryError('TooManyRequests',
+        `function ${target.spec.functionName} is at its limit of ${target.maxInstances} concurrent instances and ${group.waiters.length} requests are already waiting; retry later or deploy with a larger --max-instances`,
+        { retryAfter: 1 });
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        target,
+        resolve,
+        reject,
+        timer: this.#clock.setTimeout(() => {
+          group.waiters.splice(group.waiters.indexOf(waiter), 1);
+          reject(new AviaryError('TooManyRequests',
+            `function ${target.spec.functionName} stayed at its limit of ${target.maxInstances} concurrent instances for ${Math.round(waitMs / 1000)} s; retry later or deploy with a larger --max-instances`,
+            { retryAfter: 1 }));
+        }, waitMs),
+      };
+      group.waiters.push(waiter);
+    });
+  }
+
+  /** Returns a healthy instance after an invocation: handed to a waiter or kept idle. */
+  release(lease: Lease): void {
+    const group = this.#groups.get(lease.target.functionId);
+    const entry = this.#entries.get(lease.instance);
+    if (!group || !entry || !group.entries.has(entry)) {
+      lease.instance.kill();
+      return;
+    }
+    if (!entry.instance.alive || this.#draining) {
+      this.#remove(group, entry);
+      return;
+    }
+    const i = group.waiters.findIndex((w) => w.target.version === entry.target.version);
+    if (i !== -1) {
+      const [w] = group.waiters.splice(i, 1);
+      this.#clock.clearTimeout(w!.timer);
+      w!.resolve({ instance: entry.instance, target: w!.target, cold: false, initMs: null, initLogs: [] });
+      return;
+    }
+    if (group.waiters.length > 0) {
+      // the waiters want another version: free this slot for them
+      this.#remove(group, entry);
+      return;
+    }
+    entry.busy = false;
+    entry.idleSince = this.#clock.now();
+    let list = group.idle.get(entry.target.version);
+    if (!list) group.idle.set(entry.target.version, (list = []));
+    list.push(entry);
+  }
+
+  /** Ends an instance that must not be reused (timed out, crashed, broke the protocol). */
+  retire(lease: Lease): void {
+    const group = this.#groups.get(lease.target.functionId);
+    const entry = this.#entries.get(lease.instance);
+    if (group && entry) this.#remove(group, entry);
+    else lease.instance.kill();
+  }
+
+  /** Keeps `target.minWarm` instances of this version specialised (the newest version of a function). */
+  setWarmTarget(target: PoolTarget): void {
+    const group = this.#group(target.functionId);
+    group.warmTarget = target.minWarm > 0 ? target : undefined;
+    this.#fillMinWarm(group);
+  }
+
+  /** Ends every instance of a function (deleted) and forgets it. */
+  removeFunction(functionId: string): void {
+    const group = this.#groups.get(functionId);
+    if (!group) return;
+    group.warmTarget = undefined;
+    for (const w of group.waiters.splice(0)) {
+      this.#clock.clearTimeout(w.timer);
+      w.reject(new AviaryError('FunctionNotFound', `function ${w.target.spec.functionName} was deleted while this request waited`));
+    }
+    for (const e of [...group.entries]) if (!e.busy) this.#remove(group, e);
+    if (group.entries.size === 0) this.#groups.delete(functionId);
+  }
+
+  /** Counts for tests, metrics and `aviary get`. */
+  stats(functionId: string): { live: number; idle: number; busy: number; waiting: number } {
+    const g = this.#groups.get(functionId);
+    if (!g) return { live: 0, idle: 0, busy: 0, waiting: 0 };
+    let busy = 0;
+    for (const e of g.entries) if (e.busy) busy++;
+    return { live: g.live, idle: g.entries.size - busy, busy, waiting: g.waiters.length };
+  }
+
+  /** Stops everything: waiters get 503, instances and spares are killed. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#reaperHandle) this.#clock.clearTimeout(this.#reaperHandle);
+    const exits: Promise<void>[] = [];
+    for (const group of this.#groups.values()) {
+      for (const w of group.waiters.splice(0)) {
+        this.#clock.clearTimeout(w.timer);
+        w.reject(new AviaryError('Unavailable', 'the server is shutting down'));
+      }
+      for (const e of group.entries) {
+        exits.push(new Promise((resolve) => e.instance.onExit(() => resolve())));
+        e.instance.kill();
+      }
+    }
+    exits.push(this.#spares.drain());
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+
+  #group(functionId: string): Group {
+    let g = this.#groups.get(functionId);
+    if (!g) {
+      g = { live: 0, entries: new Set(), idle: new Map(), waiters: [], warmTarget: undefined };
+      this.#groups.set(functionId, g);
+    }
+    return g;
+  }
+
+  /** Starts and specialises an instance for `target`; the caller already counted it in `live`. */
+  async #startFor(group: Group, target: PoolTarget): Promise<Lease> {
+    group.live++;
+    let instance: Instance | undefined;
+    try {
+      instance = target.spec.runtime === 'provided'
+        ? this.#opts.sandbox.startProvided()
+        : await this.#spares.take(target.spec.runtime, target.spec.memoryMB);
+      const entry: Entry = { instance, target, busy: true, idleSince: 0 };
+      group.entries.add(entry);
+      this.#entries.set(instance, entry);
+      instance.onExit(() => this.#onExit(target.functionId, entry));
+      instance.setStrayLogSink((requestId, line) => this.#opts.onStrayLog?.(target, requestId, line));
+      const { initMs, logs } = await instance.specialise(target.spec);
+      return { instance, target, cold: true, initMs, initLogs: logs };
+    } catch (err) {
+      if (instance) {
+        instance.kill();
+        const entry = this.#entries.get(instance);
+        if (entry && group.entries.has(entry)) this.#remove(group, entry);
+        else this.#freeSlot(group);
+      } else {
+        this.#freeSlot(group);
+      }
+      throw err;
+    }
+  }
+
+  #onExit(functionId: string, entry: Entry): void {
+    const group = this.#groups.get(functionId);
+    if (group?.entries.has(entry)) this.#remove(group, entry);
+  }
+
+  #remove(group: Group, entry: Entry): void {
+    if (!group.entries.delete(entry)) return;
+    const list = group.idle.get(entry.target.version);
+    if (list) {
+      const i = list.indexOf(entry);
+      if (i !== -1) list.splice(i, 1);
+      if (list.length === 0) group.idle.delete(entry.target.version);
+    }
+    entry.instance.kill();
+    this.#freeSlot(group);
+  }
+
+  /** A slot opened: serve the longest-waiting request, else top up min-warm. */
+  #freeSlot(group: Group): void {
+    group.live--;
+    if (this.#draining) return;
+    const w = group.waiters.shift();
+    if (w) {
+      this.#clock.clearTimeout(w.timer);
+      this.#startFor(group, w.target).then(w.resolve, w.reject);
+      return;
+    }
+    this.#fillMinWarm(group);
+  }
+
+  #fillMinWarm(group: Group): void {
+    const t = group.warmTarget;
+    if (!t || this.#draining) return;
+    let have = 0;
+    for (const e of group.entries) if (e.target.version === t.version) have++;
+    const want = Math.min(t.minWarm, t.maxInstances);
+    for (; have < want && group.live < t.maxInstances; have++) {
+      this.#startFor(group, t).then(
+        (lease) => this.release(lease),
+        (err: Error) => this.#opts.warn?.(`min-warm: could not start ${t.spec.functionName}:${t.version}: ${err.message}`),
+      );
+    }
+  }
+
+  #retireOneIdle(group: Group): boolean {
+    let oldest: Entry | undefined;
+    for (const list of group.idle.values()) {
+      const e = list[0];
+      if (e && (!oldest || e.idleSince < oldest.idleSince)) oldest = e;
+    }
+    if (!oldest) return false;
+    // #remove frees the slot; take it back for the caller, who starts its own instance
+    group.live++;
+    this.#remove(group, oldest);
+    group.live--;
+    return true;
+  }
+
+  #scheduleReap(): void {
+    const every = Math.max(1000, Math.min(this.#opts.idleTtlMs / 4, 30_000));
+    this.#reaperHandle = this.#clock.setTimeout(() => {
+      this.reapIdle();
+      this.#scheduleReap();
+    }, every);
+    this.#reaperHandle.unref();
+  }
+
+  /** Ends instances idle for longer than the TTL, keeping min-warm ones. Runs on a timer; public for tests. */
+  reapIdle(): void {
+    const cutoff = this.#clock.now() - this.#opts.idleTtlMs;
+    for (const [id, group] of this.#groups) {
+      const t = group.warmTarget;
+      let keep = t ? Math.min(t.minWarm, t.maxInstances) : 0;
+      if (t) for (const e of group.entries) if (e.busy && e.target.version === t.version) keep--;
+      for (const [version, list] of [...group.idle]) {
+        // newest-used last: keep the warmest ones for min-warm
+        for (const e of [...list].reverse()) {
+          if (t && version === t.version && keep > 0) {
+            keep--;
+            continue;
+          }
+          if (e.idleSince <= cutoff) this.#remove(group, e);
+        }
+      }
+      if (group.entries.size === 0 && group.waiters.length === 0 && !group.warmTarget) this.#groups.delete(id);
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { LineSplitter } from './lines.ts';
+import type { ExitInfo, LogLine } from './types.ts';
+
+const PAGE = 4096;
+const MAX_LOG_LINE = 256 * 1024;
+
+export interface SpawnSpec {
+  /** argv[0] and the rest; already wrapped in prlimit/bwrap by the caller when sandboxed. */
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Extra pipes: fd 3 (host → runtime) and fd 4 (runtime → host) for our own bootstraps. */
+  channel: boolean;
+}
+
+/**
+ * One OS process of a sandbox: spawning, raw stdout/stderr lines, exit, kill and memory.
+ * The protocols on top (our fd channel, the Lambda Runtime API) live in their own files.
+ */
+export class SandboxProcess {
+  readonly child: ChildProcess;
+  #exit: ExitInfo | undefined;
+  #killReason: ExitInfo['reason'] = null;
+  readonly #exitListeners: ((info: ExitInfo) => void)[] = [];
+  /** Output lines from fd 1 and 2, as they arrive. */
+  onOutput: (line: LogLine) => void = () => {};
+  /** Last stderr lines, kept to explain a crash (e.g. V8's "heap out of memory"). */
+  readonly stderrTail: string[] = [];
+
+  constructor(spec: SpawnSpec) {
+    this.child = spawn(spec.command, spec.args, {
+      env: spec.env,
+      cwd: spec.cwd,
+      // own process group, so kill() reaches every process it started
+      detached: true,
+      stdio: spec.channel ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    });
+    this.#capture(this.child.stdout!, 'stdout');
+    this.#capture(this.child.stderr!, 'stderr');
+    this.child.on('error', () => this.#exited(null, null));
+    this.child.on('exit', (code, signal) => this.#exited(code, signal));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.#exit === undefined;
+  }
+
+  #capture(stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {
+    const emit = (message: string): void => {
+      if (name === 'stderr') {
+        this.stderrTail.push(message);
+        if (this.stderrTail.length > 20) this.stderrTail.shift();
+      }
+      this.onOutput({ time: Date.now(), stream: name, message });
+    };
+    const lines = new LineSplitter(emit, { maxLineBytes: MAX_LOG_LINE, onOverflow: () => emit('[aviary: line longer than 256 KB dropped]') });
+    stream.on('data', (chunk: Buffer) => lines.push(chunk));
+    stream.on('end', () => {
+      const rest = lines.flush();
+      if (rest) emit(rest);
+    });
+  }
+
+  #exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#exit) return;
+    this.#exit = { code, signal, reason: this.#killReason };
+    for (const l of this.#exitListeners) l(this.#exit);
+  }
+
+  onExit(listener: (info: ExitInfo) => void): void {
+    if (this.#exit) listener(this.#exit);
+    else this.#exitListeners.push(listener);
+  }
+
+  kill(reason: Exclude<ExitInfo['reason'], null> = 'killed'): void {
+    if (!this.alive || this.child.pid === undefined) return;
+    this.#killReason ??= reason;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  /** Resident memory of the process and all its descendants (read from /proc). */
+  memoryBytes(): number {
+    const root = this.child.pid;
+    if (root === undefined || !this.alive) return 0;
+    let total = 0;
+    const stack = [root];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      try {
+        const statm = readFileSync(`/proc/${pid}/statm`, 'latin1');
+        total += Number(statm.split(' ', 2)[1]) * PAGE;
+        const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+        if (kids) for (const k of kids.split(' ')) stack.push(Number(k));
+      } catch {
+        // the process went away between reads
+      }
+    }
+    return total;
+  }
+}
+
+/** Lambda's wording for a runtime that exited, extended with the reason when we know it. */
+export function describeExit(info: ExitInfo, memoryMB: number, stderrTail: readonly string[]): { errorType: string; errorMessage: string } {
+  const heapOom = stderrTail.some((l) => l.includes('JavaScript heap out of memory') || l.includes('MemoryError'));
+  if (info.reason === 'memory' || heapOom) {
+    return {
+      errorType: 'Runtime.OutOfMemory',
+      errorMessage: `Runtime exited: memory limit of ${memoryMB} MB exceeded; deploy with a larger --memory or use less memory`,
+    };
+  }
+  const how = info.signal ? `signal: ${info.signal === 'SIGKILL' ? 'killed' : info.signal}` : `exit status ${info.code ?? 'unknown'}`;
+  return { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}` };
+}

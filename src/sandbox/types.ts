@@ -1,0 +1,93 @@
+import type { Runtime } from '../store/index.ts';
+
+/** Everything an instance needs to become one function version. */
+export interface FunctionSpec {
+  functionName: string;
+  functionVersion: string;
+  namespace: string;
+  runtime: Runtime;
+  handler: string | null;
+  memoryMB: number;
+  timeoutMs: number;
+  /** User env merged with the reserved AWS_* / LAMBDA_* variables. */
+  env: Record<string, string>;
+  /** Host directory of the built package; mounted read-only at /var/task. */
+  codeDir: string;
+  logGroupName: string;
+  logStreamName: string;
+  invokedFunctionArn: string;
+}
+
+export interface InvokeRequest {
+  requestId: string;
+  /** The event as JSON text (already validated), spliced into the frame without re-serialising. */
+  eventJson: string;
+  /** Absolute deadline, ms since the epoch. */
+  deadlineMs: number;
+  invokedFunctionArn: string;
+  traceId: string | null;
+  clientContext: unknown;
+}
+
+/** The error a function invocation produced, in Lambda's shape. */
+export interface FunctionError {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+  stackTrace?: string[];
+}
+
+export interface LogLine {
+  time: number;
+  stream: 'stdout' | 'stderr';
+  message: string;
+}
+
+export type InvokeOutcome =
+  | { ok: true; result: unknown; logs: LogLine[] }
+  /** `retire`: the instance must not be reused (it timed out, crashed or is exiting). */
+  | { ok: false; error: FunctionError; logs: LogLine[]; retire: boolean };
+
+/** Thrown by `specialise` when the function's init failed; the instance is dead afterwards. */
+export class InitFailure extends Error {
+  readonly error: FunctionError;
+  readonly logs: LogLine[];
+  constructor(error: FunctionError, logs: LogLine[]) {
+    super(`${error.errorType}: ${error.errorMessage}`);
+    this.name = 'InitFailure';
+    this.error = error;
+    this.logs = logs;
+  }
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** Why the host ended it, if it did. */
+  reason: 'timeout' | 'memory' | 'killed' | null;
+}
+
+/** One sandboxed process. One invocation at a time (Lambda semantics). */
+export interface Instance {
+  readonly id: string;
+  readonly runtime: Runtime;
+  readonly alive: boolean;
+  specialise(spec: FunctionSpec): Promise<{ initMs: number; logs: LogLine[] }>;
+  invoke(request: InvokeRequest): Promise<InvokeOutcome>;
+  /** Ends the process (SIGKILL to its whole tree). Idempotent. */
+  kill(): void;
+  onExit(listener: (info: ExitInfo) => void): void;
+  /** Resident memory of the instance's process tree, in bytes. */
+  memoryBytes(): number;
+  /** Receives output that arrives when no invocation is running (after the answer, between calls). */
+  setStrayLogSink(sink: (requestId: string | null, line: LogLine) => void): void;
+}
+
+export interface Sandbox {
+  readonly isolation: 'bubblewrap' | 'none';
+  /** Starts a generic process for a runtime with our own bootstrap; resolves once it said hello. */
+  startGeneric(runtime: 'node' | 'python', memoryMB: number): Promise<Instance>;
+  /** Starts a `provided` runtime's `bootstrap` for one function; specialise() waits for its first poll. */
+  startProvided(): Instance;
+  close(): Promise<void>;
+}

@@ -1,0 +1,108 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { validationError } from '../shared/errors.ts';
+
+/**
+ * Server configuration, parsed once at start-up (STYLE habit 9). Sources, strongest first:
+ * command-line options, then AVIARY_* environment variables, then defaults. Every field is
+ * documented in docs/operations.md.
+ */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Idle instances are reaped after this long (ms); `min-warm` instances are kept. */
+  idleTtlMs: number;
+  /** `auto` uses bubblewrap when it works, `none` never does, `bubblewrap` refuses to start without it. */
+  isolation: 'auto' | 'bubblewrap' | 'none';
+  /** Generic (not yet specialised) processes kept ready per runtime. */
+  prewarm: number;
+  /** Used as the admin key on first start only (for automation). */
+  adminKey: string | undefined;
+  limits: Limits;
+}
+
+export interface Limits {
+  /** Synchronous request and response payloads (Lambda: 6 MB). */
+  syncPayloadBytes: number;
+  /** Zipped code package upload. */
+  packageBytes: number;
+  /** Code package once unzipped (Lambda: 250 MB). */
+  unzippedPackageBytes: number;
+  /** Files in one package. */
+  packageFiles: number;
+  /** Requests waiting for an instance of one function once it is at max instances. */
+  queuePerFunction: number;
+  /** Log bytes kept per invocation; the rest is replaced by a truncation marker. */
+  logBytesPerInvocation: number;
+  /** Logs and invocation records older than this are deleted. */
+  retentionMs: number;
+  /** Size of the private /tmp of each instance. */
+  tmpBytes: number;
+  /** Largest file an instance may write. */
+  fileBytes: number;
+  /** Management API request bodies other than packages. */
+  apiBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  syncPayloadBytes: 6 * 1024 * 1024,
+  packageBytes: 50 * 1024 * 1024,
+  unzippedPackageBytes: 250 * 1024 * 1024,
+  packageFiles: 20_000,
+  queuePerFunction: 100,
+  logBytesPerInvocation: 256 * 1024,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  tmpBytes: 512 * 1024 * 1024,
+  fileBytes: 512 * 1024 * 1024,
+  apiBodyBytes: 1024 * 1024,
+};
+
+export interface ServerOptions {
+  port?: number | undefined;
+  host?: string | undefined;
+  dataDir?: string | undefined;
+  idleTtlSeconds?: number | undefined;
+  isolation?: string | undefined;
+  prewarm?: number | undefined;
+  limits?: Partial<Limits> | undefined;
+}
+
+const schema = z.strictObject({
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  dataDir: z.string().min(1),
+  idleTtlSeconds: z.coerce.number().min(1).max(7 * 24 * 3600),
+  isolation: z.enum(['auto', 'bubblewrap', 'none']),
+  prewarm: z.coerce.number().int().min(0).max(16),
+});
+
+/** Builds the typed config; `env` is passed in so the environment is read in one place. */
+export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): ServerConfig {
+  const raw = {
+    host: options.host ?? env.AVIARY_HOST ?? '127.0.0.1',
+    port: options.port ?? env.AVIARY_PORT ?? 8080,
+    dataDir: options.dataDir ?? env.AVIARY_DATA ?? '.aviary',
+    idleTtlSeconds: options.idleTtlSeconds ?? env.AVIARY_IDLE_TTL ?? 300,
+    isolation: options.isolation ?? env.AVIARY_ISOLATION ?? 'auto',
+    prewarm: options.prewarm ?? env.AVIARY_PREWARM ?? 1,
+  };
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw validationError(
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      'server configuration',
+    );
+  }
+  const c = parsed.data;
+  return {
+    host: c.host,
+    port: c.port,
+    dataDir: path.resolve(c.dataDir),
+    idleTtlMs: c.idleTtlSeconds * 1000,
+    isolation: c.isolation,
+    prewarm: c.prewarm,
+    adminKey: env.AVIARY_ADMIN_KEY || undefined,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+  };
+}

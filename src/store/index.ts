@@ -1,0 +1,2 @@
+export type * from './types.ts';
+export { SqliteStore } from './sqlite/sqlite-store.ts';

@@ -1,0 +1,206 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadMigrations } from '../migrations.ts';
+import type {
+  FunctionRecord, InvocationRecord, KeyRecord, LogQuery, LogRecord, RouteRecord, Store, VersionRecord,
+} from '../types.ts';
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded store: one SQLite file in the data folder (node:sqlite, WAL mode). Calls are
+ * synchronous underneath; the async interface is for parity with networked stores.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.#db = new DatabaseSync(file);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    this.#migrate();
+  }
+
+  /** Applies pending migrations in one transaction each, recording them in an append-only ledger. */
+  #migrate(): void {
+    this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    // BEGIN IMMEDIATE takes the write lock first, so two processes never apply the same migration.
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const applied = new Set((this.#db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
+      for (const m of loadMigrations('sqlite')) {
+        if (applied.has(m.version)) continue;
+        this.#db.exec(m.sql);
+        this.#db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      }
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#statements.clear();
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  async countKeys(): Promise<number> {
+    return Number((this.#stmt('SELECT COUNT(*) AS n FROM api_keys').get() as Row).n);
+  }
+
+  async createKey(key: KeyRecord): Promise<void> {
+    this.#stmt('INSERT INTO api_keys (id, namespace, role, token_hash, description, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(key.id, key.namespace, key.role, key.tokenHash, key.description, key.createdAt);
+  }
+
+  async findKeyByTokenHash(tokenHash: string): Promise<KeyRecord | undefined> {
+    const r = this.#stmt('SELECT * FROM api_keys WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r && {
+      id: String(r.id), namespace: String(r.namespace), role: r.role as KeyRecord['role'],
+      tokenHash: String(r.token_hash), description: String(r.description), createdAt: Number(r.created_at),
+    };
+  }
+
+  async listFunctions(): Promise<FunctionRecord[]> {
+    return (this.#stmt('SELECT * FROM functions ORDER BY namespace, name').all() as Row[]).map(toFunction);
+  }
+
+  async listVersions(): Promise<VersionRecord[]> {
+    return (this.#stmt('SELECT * FROM versions ORDER BY function_id, version').all() as Row[]).map(toVersion);
+  }
+
+  async createVersion(
+    fn: { id: string; namespace: string; name: string },
+    v: Omit<VersionRecord, 'functionId' | 'version' | 'createdAt'>,
+    now: number,
+  ): Promise<{ function: FunctionRecord; version: VersionRecord }> {
+    return this.#transaction(() => {
+      const existing = this.#stmt('SELECT * FROM functions WHERE namespace = ? AND name = ?').get(fn.namespace, fn.name) as Row | undefined;
+      let record: FunctionRecord;
+      if (existing) {
+        const prev = toFunction(existing);
+        record = { ...prev, latestVersion: prev.latestVersion + 1, updatedAt: now };
+        this.#stmt('UPDATE functions SET latest_version = ?, updated_at = ? WHERE id = ?').run(record.latestVersion, now, record.id);
+      } else {
+        record = { id: fn.id, namespace: fn.namespace, name: fn.name, latestVersion: 1, createdAt: now, updatedAt: now };
+        this.#stmt('INSERT INTO functions (id, namespace, name, latest_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(record.id, record.namespace, record.name, 1, now, now);
+      }
+      const version: VersionRecord = { ...v, functionId: record.id, version: record.latestVersion, createdAt: now };
+      this.#stmt(`INSERT INTO versions (function_id, version, runtime, handler, memory_mb, timeout_s, env_json, max_instances,
+        min_warm, description, package_digest, build_id, code_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(version.functionId, version.version, version.runtime, version.handler, version.memory, version.timeout,
+          JSON.stringify(version.env), version.maxInstances, version.minWarm, version.description, version.packageDigest,
+          version.buildId, version.codeSize, now);
+      return { function: record, version };
+    });
+  }
+
+  async deleteFunction(functionId: string): Promise<void> {
+    this.#transaction(() => {
+      this.#stmt('DELETE FROM routes WHERE function_id = ?').run(functionId);
+      this.#stmt('DELETE FROM versions WHERE function_id = ?').run(functionId);
+      this.#stmt('DELETE FROM functions WHERE id = ?').run(functionId);
+    });
+  }
+
+  async listRoutes(): Promise<RouteRecord[]> {
+    return (this.#stmt('SELECT * FROM routes ORDER BY path, method').all() as Row[]).map((r) => ({
+      id: String(r.id), namespace: String(r.namespace), method: String(r.method), path: String(r.path),
+      functionId: String(r.function_id), qualifier: r.qualifier === null ? null : String(r.qualifier), createdAt: Number(r.created_at),
+    }));
+  }
+
+  async createRoute(route: RouteRecord): Promise<void> {
+    this.#stmt('INSERT INTO routes (id, namespace, method, path, function_id, qualifier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(route.id, route.namespace, route.method, route.path, route.functionId, route.qualifier, route.createdAt);
+  }
+
+  async deleteRoute(id: string): Promise<void> {
+    this.#stmt('DELETE FROM routes WHERE id = ?').run(id);
+  }
+
+  async insertInvocations(records: InvocationRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const insert = this.#stmt(`INSERT OR REPLACE INTO invocations (id, namespace, function_id, version, source, status, cold,
+      started_at, duration_ms, init_ms, error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#transaction(() => {
+      for (const r of records) {
+        insert.run(r.id, r.namespace, r.functionId, r.version, r.source, r.status, r.cold ? 1 : 0, r.startedAt,
+          r.durationMs, r.initMs, r.errorType, r.errorMessage);
+      }
+    });
+  }
+
+  async insertLogs(records: LogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const insert = this.#stmt('INSERT INTO logs (invocation_id, function_id, version, time, stream, message) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#transaction(() => {
+      for (const r of records) insert.run(r.invocationId, r.functionId, r.version, r.time, r.stream, r.message);
+    });
+  }
+
+  async queryLogs(q: LogQuery): Promise<LogRecord[]> {
+    const where = ['function_id = ?'];
+    const args: (string | number)[] = [q.functionId];
+    if (q.invocationId !== undefined) { where.push('invocation_id = ?'); args.push(q.invocationId); }
+    if (q.since !== undefined) { where.push('time >= ?'); args.push(q.since); }
+    // newest `limit` lines, returned oldest first
+    const rows = this.#stmt(`SELECT * FROM (SELECT * FROM logs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC`)
+      .all(...args, q.limit) as Row[];
+    return rows.map((r) => ({
+      invocationId: String(r.invocation_id), functionId: String(r.function_id), version: Number(r.version),
+      time: Number(r.time), stream: r.stream as LogRecord['stream'], message: String(r.message),
+    }));
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.#transaction(() => {
+      const a = this.#stmt('DELETE FROM logs WHERE time < ?').run(before).changes;
+      const b = this.#stmt('DELETE FROM invocations WHERE started_at < ?').run(before).changes;
+      return Number(a) + Number(b);
+    });
+  }
+}
+
+function toFunction(r: Row): FunctionRecord {
+  return {
+    id: String(r.id), namespace: String(r.namespace), name: String(r.name), latestVersion: Number(r.latest_version),
+    createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+  };
+}
+
+function toVersion(r: Row): VersionRecord {
+  return {
+    functionId: String(r.function_id), version: Number(r.version), runtime: r.runtime as VersionRecord['runtime'],
+    handler: r.handler === null ? null : String(r.handler), memory: Number(r.memory_mb), timeout: Number(r.timeout_s),
+    env: JSON.parse(String(r.env_json)) as Record<string, string>, maxInstances: Number(r.max_instances),
+    minWarm: Number(r.min_warm), description: String(r.description), packageDigest: String(r.package_digest),
+    buildId: String(r.build_id), codeSize: Number(r.code_size), createdAt: Number(r.created_at),
+  };
+}
