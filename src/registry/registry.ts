@@ -225,6 +225,12 @@ function notFound(name: string): AviaryError {
   return new AviaryError('FunctionNotFound', `function ${name} does not exist; deploy it with \`aviary deploy ${name} PATH --runtime node\` or list functions with \`aviary list\``);
 }
 
+/** Checks the name part of `name` or `name:qualifier` (the qualifier is checked when resolved). */
+export function checkRef(ref: string): void {
+  const colon = ref.indexOf(':');
+  checkName(colon === -1 ? ref : ref.slice(0, colon));
+}
+
 export function checkName(name: string): void {
   if (!FUNCTION_NAME.test(name)) {
     throw new AviaryError('ValidationError', `invalid function name ${JSON.stringify(name)}: use 1-64 letters, digits, - or _, starting with a letter`, {

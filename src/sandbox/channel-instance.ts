@@ -154,8 +154,11 @@ export class ChannelInstance implements Instance {
       this.#pending = { requestId: req.requestId, logs, resolve, timer };
       this.#lastRequestId = req.requestId;
       this.#opts.onBusyChange(this, true);
-      // the event is spliced in as text: it was validated by the caller and is not re-serialised
-      this.#out.write(`{"t":"invoke","id":${JSON.stringify(req.requestId)},"deadlineMs":${req.deadlineMs},"invokedFunctionArn":${JSON.stringify(req.invokedFunctionArn)},"traceId":${JSON.stringify(req.traceId)},"clientContext":${JSON.stringify(req.clientContext ?? null)},"identity":null,"event":${req.eventJson}}\n`);
+      // The event is spliced in as text: validated by the caller, never re-serialised. A frame is
+      // one line, and in valid JSON a raw CR/LF can only be whitespace between tokens, so
+      // blanking them keeps the value and the framing intact.
+      const event = req.eventJson.includes('\n') || req.eventJson.includes('\r') ? req.eventJson.replace(/[\r\n]/g, ' ') : req.eventJson;
+      this.#out.write(`{"t":"invoke","id":${JSON.stringify(req.requestId)},"deadlineMs":${req.deadlineMs},"invokedFunctionArn":${JSON.stringify(req.invokedFunctionArn)},"traceId":${JSON.stringify(req.traceId)},"clientContext":${JSON.stringify(req.clientContext ?? null)},"identity":null,"event":${event}}\n`);
     });
   }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { baseUrl, principalOf, type ApiDeps } from './context.ts';
 import { functionView, versionView } from './views.ts';
 import { AviaryError } from '../../shared/errors.ts';
-import { checkName } from '../../registry/index.ts';
+import { checkName, checkRef } from '../../registry/index.ts';
 
 export function functionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { registry } = deps;
@@ -23,8 +23,9 @@ export function functionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }));
 
   app.get<{ Params: { name: string } }>('/v1/functions/:name', async (req) => {
-    checkName(req.params.name);
-    const { fn, version } = registry.resolve(principalOf(req).namespace, req.params.name);
+    const ref = req.params.name;
+    checkRef(ref);
+    const { fn, version } = registry.resolve(principalOf(req).namespace, ref);
     return { function: functionView(fn), version: versionView(fn.name, version), instances: deps.pool.stats(fn.id) };
   });
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AviaryError } from '../../shared/errors.ts';
-import { checkName } from '../../registry/index.ts';
+import { checkName, checkRef } from '../../registry/index.ts';
 import { principalOf, type ApiDeps } from './context.ts';
 import { logView } from './views.ts';
 
@@ -12,7 +12,7 @@ export function invocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
     scoped.post<{ Params: { ref: string }; Querystring: { log?: string } }>('/v1/functions/:ref/invocations', { bodyLimit: deps.limits.syncPayloadBytes }, async (req) => {
       const ref = req.params.ref;
-      checkName(ref.includes(':') ? ref.slice(0, ref.indexOf(':')) : ref);
+      checkRef(ref);
       const text = typeof req.body === 'string' && req.body.trim() !== '' ? req.body : '{}';
       try {
         JSON.parse(text);
