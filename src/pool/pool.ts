@@ -179,7 +179,9 @@ export class Pool {
       w.reject(new AviaryError('FunctionNotFound', `function ${w.target.spec.functionName} was deleted while this request waited`));
     }
     for (const e of [...group.entries]) if (!e.busy) this.#remove(group, e);
-    if (group.entries.size === 0) this.#groups.delete(functionId);
+    // forgotten now: instances still busy are killed when released (their group is gone), and a
+    // function deployed again under the same name gets a new id
+    this.#groups.delete(functionId);
   }
 
   /** Counts for tests, metrics and `aviary get`. */
