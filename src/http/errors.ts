@@ -1,18 +1,21 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AviaryError, httpStatusFor, isAviaryError } from '../shared/errors.ts';
+import { formatBytes } from '../build/index.ts';
 
 /** Maps anything thrown to the API's JSON error; the status comes from the one table in shared/errors. */
-export function toApiError(err: unknown): { status: number; body: { error: ReturnType<AviaryError['toJSON']> }; retryAfter?: number } {
-  const e = isAviaryError(err) ? err : fromFrameworkError(err);
+export function toApiError(err: unknown, context: { bodyLimit?: number | undefined } = {}): { status: number; body: { error: ReturnType<AviaryError['toJSON']> }; retryAfter?: number } {
+  const e = isAviaryError(err) ? err : fromFrameworkError(err, context.bodyLimit);
   return { status: httpStatusFor(e.code), body: { error: e.toJSON() }, ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}) };
 }
 
 /** Fastify and Node errors that reach us carry a status; give them our codes and better words. */
-function fromFrameworkError(err: unknown): AviaryError {
+function fromFrameworkError(err: unknown, bodyLimit: number | undefined): AviaryError {
   const e = err as { code?: string; statusCode?: number; message?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AviaryError('PayloadTooLarge', 'request body is larger than this endpoint accepts (see the limits in docs/limits.md)');
+      return new AviaryError('PayloadTooLarge', bodyLimit === undefined
+        ? 'request body is larger than this endpoint accepts (see docs/limits.md)'
+        : `request body is larger than this endpoint's limit of ${bodyLimit} bytes (${formatBytes(bodyLimit)}); see docs/limits.md`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AviaryError('UnsupportedMediaType', `unsupported Content-Type: ${e.message ?? ''}; send application/json (or application/zip to /v1/packages)`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -29,4 +32,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/** Beyond this many unread bytes a connection is closed rather than drained. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A request refused for its size still has body bytes in flight; closing at once makes many
+ * clients report EPIPE instead of our 413. Read and discard them unless there are too many.
+ */
+export function drainOrClose(req: IncomingMessage, reply: { header(name: string, value: string): unknown }): void {
+  if (req.complete) return;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared <= MAX_DRAIN_BYTES) {
+    req.resume();
+    return;
+  }
+  reply.header('connection', 'close');
+  req.resume();
 }

@@ -94,7 +94,12 @@ export class Pool {
     if (this.#draining) throw new AviaryError('Unavailable', 'the server is shutting down; retry against another node or after restart');
     const group = this.#group(target.functionId);
     const idle = group.idle.get(target.version);
-    const entry = idle?.pop();
+    let entry = idle?.pop();
+    // an instance may have died while idle, its exit not yet processed: never hand it out
+    while (entry && !entry.instance.alive) {
+      this.#remove(group, entry);
+      entry = idle?.pop();
+    }
     if (entry) {
       entry.busy = true;
       return { instance: entry.instance, target, cold: false, initMs: null, initLogs: [] };

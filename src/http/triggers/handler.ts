@@ -4,6 +4,7 @@ import { isAviaryError } from '../../shared/errors.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { Invoker } from '../../invoke/index.ts';
 import { toHttpApiEvent } from './event.ts';
+import { drainOrClose } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
 const NOT_FOUND = Buffer.from('{"message":"Not Found"}');
@@ -93,13 +94,14 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  req.removeAllListeners('data');
   if (!res.headersSent) {
     const r = errorResponse('payload-too-large', '');
-    r.headers.connection = 'close';
+    drainOrClose(req, { header: (name, value) => (r.headers[name] = value) });
     write(res, r);
+  } else {
+    req.resume();
   }
-  req.removeAllListeners('data');
-  req.resume();
 }
 
 function write(res: ServerResponse, r: HttpResponse): void {

@@ -568,8 +568,9 @@ class Context {
  * @param {boolean} failed
  * @param {unknown} value
  * @param {string} id
+ * @param {boolean} [exiting] the runtime exits right after this answer (PROTOCOL.md: `fatal`)
  */
-function answer(seq, failed, value, id) {
+function answer(seq, failed, value, id, exiting = false) {
   if (seq !== invokeSeq || answeredSeq === seq) return;
   answeredSeq = seq;
   flushPartials();
@@ -595,7 +596,7 @@ function answer(seq, failed, value, id) {
   } catch {
     errJson = '{"errorType":"handled","errorMessage":"the error could not be serialised","trace":[]}';
   }
-  send('{"t":"error","id":' + idField + ',"error":' + errJson + '}\n');
+  send('{"t":"error","id":' + idField + ',"error":' + errJson + (exiting ? ',"fatal":true}\n' : '}\n'));
   next();
 }
 
@@ -656,7 +657,7 @@ function fatal(err, rejection) {
   if (initializing) {
     failInit(wire);
   } else if (invokeSeq !== answeredSeq) {
-    answer(invokeSeq, true, wire, currentId);
+    answer(invokeSeq, true, wire, currentId, true);
   } else {
     const w = toWireError(wire);
     captureText(errCapture, `${rejection ? 'Unhandled promise rejection' : 'Uncaught exception'} outside an invocation: ${w.errorType}: ${w.errorMessage}\n${w.trace.join('\n')}\n`);

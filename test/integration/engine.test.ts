@@ -1,0 +1,281 @@
+// The execution engine through a real server process: cold/warm instances, module formats,
+// TypeScript, function failures (throw, exit, timeout, memory, unhandled rejection), payload
+// limits, per-function concurrency and max instances.
+// Deploy/validation: engine-deploy.test.ts; env, isolation, logs: engine-sandbox.test.ts;
+// HTTP routes: engine-routes.test.ts.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+import { fixture, TestApi, type DeployConfig, type InvokeBody } from '../helpers/api.ts';
+
+let server: RunningServer;
+let api: TestApi;
+
+before(async () => {
+  server = await startServer();
+  api = new TestApi(server.url, server.adminKey);
+});
+after(async () => {
+  await server?.stop();
+});
+
+/** Deploys a fixture folder and asserts the deploy succeeded. */
+async function deploy(name: string, fixtureName: string, config: DeployConfig = {}): Promise<void> {
+  const r = await api.deployDir(name, fixture(fixtureName), { handler: 'index.handler', ...config });
+  assert.equal(r.status, 201, `deploy ${name} from ${fixtureName}: ${r.text}\n${server.output()}`);
+}
+
+/** Invokes and asserts the HTTP call itself succeeded (the function may still have failed). */
+async function invoke(ref: string, event: unknown = {}, log = false): Promise<InvokeBody> {
+  const r = await api.invoke(ref, event, { log });
+  assert.equal(r.status, 200, `invoke ${ref}: ${r.text}`);
+  return r.json;
+}
+
+function succeeded(body: InvokeBody): any {
+  assert.equal(body.status, 'succeeded', `expected success, got ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
+function failed(body: InvokeBody): NonNullable<InvokeBody['error']> {
+  assert.equal(body.status, 'failed', `expected a failure, got ${JSON.stringify(body.result)?.slice(0, 200)}`);
+  assert.ok(body.error, 'a failed invocation carries an error');
+  return body.error;
+}
+
+async function instances(name: string): Promise<{ live: number; idle: number; busy: number; waiting: number }> {
+  const r = await api.request('GET', `/v1/functions/${name}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.instances;
+}
+
+describe('cold and warm instances', () => {
+  test('node: first invoke is cold, the second warm on the same instance (module state survives)', async () => {
+    await deploy('node-counter', 'node-counter');
+    const first = await invoke('node-counter');
+    assert.deepEqual(succeeded(first), { count: 1 });
+    assert.equal(first.cold, true);
+    const second = await invoke('node-counter');
+    assert.deepEqual(succeeded(second), { count: 2 });
+    assert.equal(second.cold, false);
+  });
+
+  test('python: the same', async () => {
+    await deploy('py-counter', 'python-counter', { runtime: 'python', handler: 'app.handler' });
+    const first = await invoke('py-counter');
+    assert.deepEqual(succeeded(first), { count: 1 });
+    assert.equal(first.cold, true);
+    const second = await invoke('py-counter');
+    assert.deepEqual(succeeded(second), { count: 2 });
+    assert.equal(second.cold, false);
+  });
+});
+
+describe('module formats and handler shapes', () => {
+  const cases: { fixture: string; handler?: string; event: unknown; expect: unknown }[] = [
+    { fixture: 'node-cjs', event: { a: 1 }, expect: { format: 'cjs', echo: { a: 1 } } },
+    { fixture: 'node-esm', event: { a: 2 }, expect: { format: 'esm-mjs', echo: { a: 2 } } },
+    { fixture: 'node-type-module', event: { a: 3 }, expect: { format: 'esm-type-module', echo: { a: 3 }, loadedAt: 'top-level await works' } },
+    { fixture: 'node-cjs-ext', event: { a: 4 }, expect: { format: 'cjs-ext', echo: { a: 4 } } },
+    { fixture: 'node-callback', event: { value: 7 }, expect: { style: 'callback', value: 7 } },
+    { fixture: 'node-deps', event: { value: 42 }, expect: { padded: '00042' } },
+    { fixture: 'node-subdir', handler: 'src/app.handler', event: {}, expect: { file: 'src/app.mjs' } },
+  ];
+  for (const c of cases) {
+    test(`${c.fixture} deploys and runs`, async () => {
+      await deploy(c.fixture, c.fixture, c.handler ? { handler: c.handler } : {});
+      const result = succeeded(await invoke(c.fixture, c.event));
+      if (c.fixture === 'node-cjs') delete result.requestId;
+      assert.deepEqual(result, c.expect);
+    });
+  }
+});
+
+describe('TypeScript', () => {
+  test('a package of two .ts files builds and runs; a thrown typed error is source-mapped to the .ts line', async () => {
+    await deploy('ts-fn', 'node-typescript');
+    assert.deepEqual(succeeded(await invoke('ts-fn', { name: 'ts' })), { message: 'hello ts', language: 'typescript' });
+
+    const error = failed(await invoke('ts-fn', { fail: true }));
+    assert.equal(error.errorType, 'InputError');
+    assert.equal(error.errorMessage, 'fail was requested');
+    const helperLines = readFileSync(path.join(fixture('node-typescript'), 'helper.ts'), 'utf8').split('\n');
+    const throwLine = helperLines.findIndex((l) => l.includes('throw new InputError')) + 1;
+    const trace = (error.trace ?? []).join('\n');
+    assert.match(trace, new RegExp(`helper\\.ts:${throwLine}\\b`), `trace should point at helper.ts:${throwLine}:\n${trace}`);
+  });
+});
+
+describe('function failures', () => {
+  test('a node handler that throws → failed with errorType, errorMessage and trace', async () => {
+    await deploy('thrower', 'node-throw');
+    const error = failed(await invoke('thrower', { kind: 'error' }));
+    assert.equal(error.errorType, 'TypeError');
+    assert.equal(error.errorMessage, 'boom');
+    assert.ok(Array.isArray(error.trace) && error.trace.length > 0, JSON.stringify(error));
+    assert.match(error.trace.join('\n'), /index\.js:\d+/);
+  });
+
+  test('a python exception → failed with stackTrace naming both frames', async () => {
+    await deploy('py-thrower', 'python-throw', { runtime: 'python', handler: 'app.handler' });
+    const error = failed(await invoke('py-thrower', { value: 3 }));
+    assert.equal(error.errorType, 'ValueError');
+    assert.equal(error.errorMessage, 'bad value: 3');
+    assert.ok(Array.isArray(error.stackTrace) && error.stackTrace.length >= 2, JSON.stringify(error));
+    const st = error.stackTrace.join('\n');
+    assert.match(st, /app\.py/);
+    assert.match(st, /check/);
+  });
+
+  test('process.exit(3) → Runtime.ExitError "exit status 3"; the next invoke runs on a fresh instance', async () => {
+    await deploy('exiter', 'node-crash-on-demand');
+    assert.deepEqual(succeeded(await invoke('exiter')), { count: 1 });
+    const error = failed(await invoke('exiter', { crash: 'exit', code: 3 }));
+    assert.equal(error.errorType, 'Runtime.ExitError');
+    assert.match(error.errorMessage, /exit status 3/);
+    const next = await invoke('exiter');
+    assert.deepEqual(succeeded(next), { count: 1 });
+    assert.equal(next.cold, true);
+  });
+
+  test('a handler looping past timeout: 1 → Sandbox.Timedout after 1.00 s; the next version works', async () => {
+    await deploy('spinner', 'node-spin', { timeout: 1 });
+    const started = Date.now();
+    const error = failed(await invoke('spinner'));
+    const elapsed = Date.now() - started;
+    assert.equal(error.errorType, 'Sandbox.Timedout');
+    assert.match(error.errorMessage, /1\.00 seconds/);
+    assert.ok(elapsed < 5000, `the timeout answer took ${elapsed} ms`);
+    await deploy('spinner', 'node-counter', { timeout: 1 });
+    const next = await invoke('spinner');
+    assert.equal(next.version, 2);
+    assert.deepEqual(succeeded(next), { count: 1 });
+  });
+
+  test('a handler allocating without bound at 128 MB → Runtime.OutOfMemory naming 128 MB; the server stays up', async () => {
+    await deploy('hog', 'node-memory-hog', { memory: 128, timeout: 30 });
+    const started = Date.now();
+    const error = failed(await invoke('hog'));
+    assert.equal(error.errorType, 'Runtime.OutOfMemory', JSON.stringify(error));
+    assert.match(error.errorMessage, /128 MB/);
+    assert.ok(Date.now() - started < 25_000, 'killed for memory, not by the timeout');
+    const health = await api.request('GET', '/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.json.status, 'ok');
+    await deploy('after-hog', 'node-counter');
+    assert.deepEqual(succeeded(await invoke('after-hog')), { count: 1 });
+  });
+
+  test('an unhandled rejection fails that invocation; the next invoke works', async () => {
+    await deploy('rejecter', 'node-crash-on-demand', { timeout: 10 });
+    const started = Date.now();
+    const error = failed(await invoke('rejecter', { crash: 'reject' }));
+    assert.equal(error.errorType, 'Runtime.UnhandledPromiseRejection');
+    assert.match(error.errorMessage, /nobody handles me/);
+    assert.ok(Date.now() - started < 4000, 'answered at the rejection, not when the handler would have returned');
+    assert.deepEqual(succeeded(await invoke('rejecter')), { count: 1 });
+  });
+});
+
+describe('payload limits', () => {
+  const LIMIT = 6 * 1024 * 1024;
+
+  test('an event of 6 MB + 1 byte → 413 PayloadTooLarge naming the limit', async () => {
+    await deploy('echo', 'node-echo');
+    const r = await postAnnounced(`/v1/functions/echo/invocations`, `"${'x'.repeat(LIMIT + 1 - 2)}"`);
+    assert.equal(r.status, 413, r.text.slice(0, 500));
+    const json = JSON.parse(r.text);
+    assert.equal(json.error?.code, 'PayloadTooLarge', r.text);
+    assert.match(json.error.message, /6 ?MB|6291456|6,291,456/, 'the message names the limit');
+    // exactly at the limit is accepted
+    const atLimit = await api.invoke('echo', `"${'x'.repeat(LIMIT - 2)}"`);
+    assert.equal(atLimit.status, 200);
+    assert.equal(atLimit.json.status, 'succeeded', JSON.stringify(atLimit.json.error));
+  });
+
+  test('a result over 6 MB → failed with Function.ResponseSizeTooLarge', async () => {
+    await deploy('big-result', 'node-big-result');
+    const error = failed(await invoke('big-result', { bytes: 7 * 1024 * 1024 }));
+    assert.equal(error.errorType, 'Function.ResponseSizeTooLarge');
+    assert.deepEqual(succeeded(await invoke('big-result', { bytes: 10 })), 'x'.repeat(10));
+  });
+});
+
+/**
+ * POSTs `body` with its Content-Length, but sends the body only if no answer came from the
+ * headers alone within 2 s: a server that rejects on Content-Length and closes the connection
+ * makes a client that is still writing see EPIPE/ECONNRESET instead of the answer (reported
+ * separately), and this test is about the answer.
+ */
+function postAnnounced(urlPath: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(server.url + urlPath, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      clearTimeout(timer);
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    let answered = false;
+    req.on('response', () => (answered = true));
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    req.flushHeaders();
+    const timer = setTimeout(() => req.end(body), 2000);
+  });
+}
+
+describe('concurrency', () => {
+  test('a slow function does not delay another function', async () => {
+    await deploy('slow', 'node-sleep', { timeout: 10 });
+    await deploy('fast', 'node-sleep');
+    succeeded(await invoke('slow', { ms: 0 }));
+    succeeded(await invoke('fast', { ms: 0 }));
+    const slow = invoke('slow', { ms: 1500 });
+    let running = false;
+    for (let i = 0; i < 100 && !running; i++) {
+      running = (await instances('slow')).busy === 1;
+      if (!running) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(running, 'the slow invocation should be running');
+    const fastStart = Date.now();
+    for (let i = 0; i < 20; i++) succeeded(await invoke('fast', { ms: 0 }));
+    const fastDone = Date.now();
+    const slowResult = succeeded(await slow);
+    assert.ok(fastDone - fastStart < 1000, `20 warm invokes of fast took ${fastDone - fastStart} ms`);
+    assert.ok(fastDone < slowResult.finishedAt, `fast finished at ${fastDone}, slow at ${slowResult.finishedAt}: fast waited for slow`);
+  });
+
+  test('maxInstances: 1 queues concurrent invokes on one instance', async () => {
+    await deploy('single', 'node-sleep', { maxInstances: 1, timeout: 10 });
+    let maxLive = 0;
+    let sawWaiting = false;
+    let done = false;
+    const watcher = (async () => {
+      while (!done) {
+        const s = await instances('single');
+        maxLive = Math.max(maxLive, s.live, s.busy + s.idle);
+        if (s.waiting > 0) sawWaiting = true;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const bodies = await Promise.all([1, 2, 3].map(() => invoke('single', { ms: 300 })));
+    done = true;
+    await watcher;
+    const results = bodies.map((b) => succeeded(b) as { startedAt: number; finishedAt: number });
+    assert.equal(maxLive, 1, `instances of single reached ${maxLive}`);
+    assert.ok(sawWaiting, 'requests should have waited in the queue');
+    results.sort((a, b) => a.startedAt - b.startedAt);
+    for (let i = 1; i < results.length; i++) {
+      assert.ok(results[i]!.startedAt >= results[i - 1]!.finishedAt, `invocations overlapped: ${JSON.stringify(results)}`);
+    }
+  });
+});
