@@ -10,7 +10,7 @@ import { Recorder } from '../observe/index.ts';
 import { Pool } from '../pool/index.ts';
 import { Registry } from '../registry/index.ts';
 import { ProcessSandbox } from '../sandbox/index.ts';
-import { SqliteStore } from '../store/index.ts';
+import { SqliteDatabase, SqliteStore } from '../store/index.ts';
 import type { ServerConfig } from './config.ts';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,7 +35,8 @@ export async function startServer(config: ServerConfig, log: { warn: (m: string)
   // unsandboxed runs resolve package.json upwards: stop them at ours, whatever folder holds the data
   writeFileSync(path.join(packagesDir, 'package.json'), '{"type":"commonjs"}\n');
 
-  const store = new SqliteStore(path.join(config.dataDir, 'aviary.db'));
+  const database = new SqliteDatabase(path.join(config.dataDir, 'aviary.db'));
+  const store = new SqliteStore(database);
   const keys = new Keys(store);
   const adminKey = await keys.ensureAdminKey(config.adminKey, Date.now());
   if (adminKey) writeFileSync(path.join(config.dataDir, 'admin.key'), `${adminKey}\n`, { mode: 0o600 });

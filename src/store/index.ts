@@ -1,2 +1,3 @@
 export type * from './types.ts';
 export { SqliteStore } from './sqlite/sqlite-store.ts';
+export { SqliteDatabase } from './sqlite/database.ts';

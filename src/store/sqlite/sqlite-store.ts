@@ -1,7 +1,5 @@
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { loadMigrations } from '../migrations.ts';
+import type { StatementSync } from 'node:sqlite';
+import type { SqliteDatabase } from './database.ts';
 import type {
   FunctionRecord, InvocationRecord, KeyRecord, LogQuery, LogRecord, RouteRecord, Store, VersionRecord,
 } from '../types.ts';
@@ -9,64 +7,27 @@ import type {
 type Row = Record<string, unknown>;
 
 /**
- * The embedded store: one SQLite file in the data folder (node:sqlite, WAL mode). Calls are
- * synchronous underneath; the async interface is for parity with networked stores.
+ * The registry's store on the embedded database. Calls are synchronous underneath; the async
+ * interface is for parity with networked stores.
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #d: SqliteDatabase;
 
-  constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-    this.#db = new DatabaseSync(file);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-    this.#migrate();
-  }
-
-  /** Applies pending migrations in one transaction each, recording them in an append-only ledger. */
-  #migrate(): void {
-    this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    // BEGIN IMMEDIATE takes the write lock first, so two processes never apply the same migration.
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const applied = new Set((this.#db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
-      for (const m of loadMigrations('sqlite')) {
-        if (applied.has(m.version)) continue;
-        this.#db.exec(m.sql);
-        this.#db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-      }
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+  constructor(database: SqliteDatabase) {
+    this.#d = database;
   }
 
   #stmt(sql: string): StatementSync {
-    let s = this.#statements.get(sql);
-    if (!s) {
-      s = this.#db.prepare(sql);
-      this.#statements.set(sql, s);
-    }
-    return s;
+    return this.#d.stmt(sql);
   }
 
   #transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    return this.#d.transaction(fn);
   }
 
   async close(): Promise<void> {
-    this.#statements.clear();
-    if (this.#db.isOpen) this.#db.close();
+    this.#d.close();
   }
 
   async countKeys(): Promise<number> {
