@@ -1,7 +1,6 @@
 /**
- * Parses a handler string: `path/file.export` (node) or `path/module.function` (python). The
- * last dot splits; the file part may contain `/` (python also accepts dots: `pkg.mod.handler`
- * means pkg/mod.py, as in Lambda).
+ * Parses a handler string: `path/file.export` (node) or `path/module.function` (python), split
+ * as Lambda splits them (see below); the file part may contain `/`.
  */
 import { validationError } from '../shared/errors.ts';
 
@@ -17,12 +16,14 @@ export function parseHandler(runtime: 'node' | 'python', handler: string | undef
   const shape = runtime === 'node' ? 'FILE.EXPORT' : 'MODULE.FUNCTION';
   const fail = (message: string) => validationError([{ path: 'handler', message }], 'function config');
   if (handler === undefined || handler === '') throw fail(`is required for the ${runtime} runtime: set it to ${shape}, e.g. ${example}`);
-  const dot = handler.lastIndexOf('.');
+  // Lambda's rules: node splits at the first dot after the last '/' (`index.a.b` is export a.b of
+  // index), python at the last dot (`pkg.mod.handler` is handler of pkg/mod.py)
+  const dot = runtime === 'node' ? handler.indexOf('.', handler.lastIndexOf('/') + 1) : handler.lastIndexOf('.');
   if (dot <= 0 || dot === handler.length - 1) throw fail(`'${handler}' must look like ${shape}, e.g. ${example}`);
   const name = handler.slice(dot + 1);
   let modulePath = handler.slice(0, dot);
   if (runtime === 'python') modulePath = modulePath.replace(/\./g, '/');
-  if (!/^[\p{L}\p{N}_$]+$/u.test(name)) throw fail(`'${handler}': '${name}' is not a valid ${runtime === 'node' ? 'export' : 'function'} name`);
+  if (!name.split('.').every((part) => /^[\p{L}\p{N}_$]+$/u.test(part))) throw fail(`'${handler}': '${name}' is not a valid ${runtime === 'node' ? 'export' : 'function'} name`);
   if (modulePath.startsWith('/')) throw fail(`'${handler}' must be relative to the package root (no leading '/'), e.g. ${example}`);
   if (/[\\\0]/.test(modulePath)) throw fail(`'${handler}' may not contain backslashes; use '/' between folders`);
   if (modulePath.split('/').some((s) => s === '' || s === '.' || s === '..')) {

@@ -4,7 +4,7 @@ import { InvocationLogs } from './invocation-logs.ts';
 import { LineSplitter } from './lines.ts';
 import { linkTree } from './link-tree.ts';
 import { describeExit, type SandboxProcess } from './process.ts';
-import { InitFailure, type ExitInfo, type FunctionError, type FunctionSpec, type Instance, type InvokeOutcome, type InvokeRequest, type LogLine } from './types.ts';
+import { InitFailure, initTimeoutError, responseTooLarge, type ExitInfo, type FunctionError, type FunctionSpec, type Instance, type InvokeOutcome, type InvokeRequest, type LogLine } from './types.ts';
 
 /** Frames the runtime may send (src/runtimes/PROTOCOL.md), checked before use. */
 type RuntimeFrame =
@@ -53,8 +53,12 @@ export interface ChannelInstanceOptions {
   /** Host dir bound at /var/task when sandboxed (filled by hard links at specialise); undefined when not. */
   slotDir: string | undefined;
   logCapBytes: number;
-  /** Largest result frame accepted (the sync response limit plus framing). */
+  /** Largest result frame read at all (the response limit plus framing); past it the runtime is ended. */
   maxResponseBytes: number;
+  /** Largest result (Lambda: 6 MB); a larger one fails the invocation. */
+  resultLimitBytes: number;
+  /** The init phase (loading the handler's module) must finish within this. */
+  initTimeoutMs: number;
   /** Called once an invocation crossed its memory limit; the watchdog decides, we report. */
   onBusyChange: (instance: ChannelInstance, busy: boolean) => void;
 }
@@ -82,7 +86,7 @@ export class ChannelInstance implements Instance {
     this.#out.on('error', () => {}); // EPIPE when the runtime died; the exit handler reports it
     const frames = new LineSplitter((line) => this.#onFrame(line), {
       maxLineBytes: opts.maxResponseBytes,
-      onOverflow: () => this.#failPending({ errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${opts.maxResponseBytes} bytes)` }, true),
+      onOverflow: () => this.#failPending(responseTooLarge(opts.resultLimitBytes), true),
     });
     (proc.child.stdio[4] as Readable).on('data', (chunk: Buffer) => frames.push(chunk));
     proc.onOutput = (line) => this.#onLog(null, line);
@@ -122,8 +126,15 @@ export class ChannelInstance implements Instance {
     this.#spec = spec;
     if (this.#opts.slotDir) await linkTree(spec.codeDir, this.#opts.slotDir);
     const logs: LogLine[] = [];
+    let timer: NodeJS.Timeout | undefined;
     const initMs = await new Promise<number>((resolve, reject) => {
       this.#init = { resolve, reject: (e) => reject(new InitFailure(e, logs)), logs };
+      timer = setTimeout(() => {
+        const init = this.#init;
+        this.#init = undefined;
+        init?.reject(initTimeoutError(this.#opts.initTimeoutMs));
+        this.kill();
+      }, this.#opts.initTimeoutMs);
       this.#send({
         t: 'init',
         taskRoot: this.#opts.slotDir ? '/var/task' : spec.codeDir,
@@ -136,7 +147,7 @@ export class ChannelInstance implements Instance {
         logStreamName: spec.logStreamName,
         invokedFunctionArn: spec.invokedFunctionArn,
       });
-    });
+    }).finally(() => clearTimeout(timer));
     return { initMs, logs };
   }
 
@@ -198,6 +209,12 @@ export class ChannelInstance implements Instance {
       case 'error': {
         const p = this.#pending;
         if (!p || p.requestId !== frame.id) return; // an answer for an invocation we already gave up on
+        // the frame is the result plus ~40 bytes of framing; measure bytes only when it could be over
+        const limit = this.#opts.resultLimitBytes;
+        if (frame.t === 'result' && line.length * 3 > limit && Buffer.byteLength(line) - 40 - frame.id.length > limit) {
+          this.#settle({ ok: false, error: responseTooLarge(limit), logs: p.logs.lines, retire: false });
+          return;
+        }
         this.#settle(frame.t === 'result'
           ? { ok: true, result: frame.result ?? null, logs: p.logs.lines }
           : { ok: false, error: frame.error, logs: p.logs.lines, retire: frame.fatal === true });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { InvocationLogs } from './invocation-logs.ts';
 import { describeExit, type SandboxProcess } from './process.ts';
-import { InitFailure, type ExitInfo, type FunctionError, type FunctionSpec, type Instance, type InvokeOutcome, type InvokeRequest, type LogLine } from './types.ts';
+import { InitFailure, initTimeoutError, responseTooLarge, type ExitInfo, type FunctionError, type FunctionSpec, type Instance, type InvokeOutcome, type InvokeRequest, type LogLine } from './types.ts';
 
 const PREFIX = '/2018-06-01/runtime';
 
@@ -11,6 +11,8 @@ export interface ProvidedInstanceOptions {
   logCapBytes: number;
   /** Lambda: 6 MB for a response; larger posts get 413. */
   maxResponseBytes: number;
+  /** The bootstrap must make its first poll within this. */
+  initTimeoutMs: number;
   /** Starts the package's `bootstrap` with this environment (the sandbox decides how). */
   spawn: (spec: FunctionSpec, env: Record<string, string>) => SandboxProcess;
   onBusyChange: (instance: ProvidedInstance, busy: boolean) => void;
@@ -96,7 +98,13 @@ export class ProvidedInstance implements Instance {
     proc.onOutput = (line) => this.#onLog(line);
     for (const l of this.#exitListeners.splice(0)) proc.onExit(l);
     proc.onExit((info) => this.#onExit(info));
-    await ready;
+    const timer = setTimeout(() => {
+      const init = this.#init;
+      this.#init = undefined;
+      init?.reject(initTimeoutError(this.#opts.initTimeoutMs));
+      this.kill();
+    }, this.#opts.initTimeoutMs);
+    await ready.finally(() => clearTimeout(timer));
     return { initMs: performance.now() - started, logs };
   }
 
@@ -166,7 +174,7 @@ export class ProvidedInstance implements Instance {
       void readBody(req, this.#opts.maxResponseBytes).then((body) => {
         if (body === undefined) {
           reply(res, 413, 'RequestEntityTooLarge', `payload exceeds ${this.#opts.maxResponseBytes} bytes`);
-          this.#settle({ ok: false, error: { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${this.#opts.maxResponseBytes} bytes)` }, logs: c.logs.lines, retire: false });
+          this.#settle({ ok: false, error: responseTooLarge(this.#opts.maxResponseBytes), logs: c.logs.lines, retire: false });
           return;
         }
         res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"OK"}');
@@ -249,11 +257,13 @@ function parseResult(body: Buffer): unknown {
 function toFunctionError(body: Buffer | undefined, typeHeader: string | string[] | undefined, fallbackType: string): FunctionError {
   const headerType = typeof typeHeader === 'string' ? typeHeader : undefined;
   try {
-    const parsed = JSON.parse(body?.toString('utf8') ?? '') as Partial<FunctionError> & { stackTrace?: unknown };
+    const parsed = JSON.parse(body?.toString('utf8') ?? '') as Partial<FunctionError> & { stackTrace?: unknown; trace?: unknown };
     return {
       errorType: typeof parsed.errorType === 'string' ? parsed.errorType : headerType ?? fallbackType,
       errorMessage: typeof parsed.errorMessage === 'string' ? parsed.errorMessage : '',
       ...(Array.isArray(parsed.stackTrace) ? { stackTrace: parsed.stackTrace.map(String) } : {}),
+      // the Node runtime interface client names it `trace`
+      ...(Array.isArray(parsed.trace) ? { trace: parsed.trace.map(String) } : {}),
     };
   } catch {
     return { errorType: headerType ?? fallbackType, errorMessage: body?.toString('utf8') ?? '' };

@@ -8,7 +8,7 @@ import { ChannelInstance } from './channel-instance.ts';
 import { bubblewrapArgs, nodeInstallDir, probeBubblewrap, TASK_ROOT, type MountPlan } from './isolation.ts';
 import { SandboxProcess } from './process.ts';
 import { ProvidedInstance } from './provided-instance.ts';
-import type { FunctionSpec, Instance, Sandbox } from './types.ts';
+import { INIT_TIMEOUT_MS, type FunctionSpec, type Instance, type Sandbox } from './types.ts';
 
 const RUNTIMES_HOST_DIR = path.resolve(import.meta.dirname, '..', 'runtimes');
 const RUNTIMES_DIR_INSIDE = '/opt/aviary/runtimes';
@@ -68,6 +68,8 @@ export class ProcessSandbox implements Sandbox {
       slotDir,
       logCapBytes: this.#opts.logCapBytes,
       maxResponseBytes: this.#opts.maxResponseBytes + 64 * 1024,
+      resultLimitBytes: this.#opts.maxResponseBytes,
+      initTimeoutMs: INIT_TIMEOUT_MS,
       onBusyChange: (i, busy) => this.#setBusy(i, busy),
     });
     proc.onExit(() => {
@@ -93,6 +95,7 @@ export class ProcessSandbox implements Sandbox {
     const instance: ProvidedInstance = new ProvidedInstance({
       logCapBytes: this.#opts.logCapBytes,
       maxResponseBytes: this.#opts.maxResponseBytes,
+      initTimeoutMs: INIT_TIMEOUT_MS,
       onBusyChange: (i, busy) => this.#setBusy(i, busy),
       spawn: (spec: FunctionSpec, env: Record<string, string>) => {
         const sandboxed = this.isolation === 'bubblewrap';

@@ -60,6 +60,20 @@ export class InitFailure extends Error {
   }
 }
 
+/** Lambda limits the init phase to 10 s; so do we, so a hung init cannot hold a request forever. */
+export const INIT_TIMEOUT_MS = 10_000;
+
+export function initTimeoutError(ms: number): FunctionError {
+  return {
+    errorType: 'Sandbox.Timedout',
+    errorMessage: `init timed out after ${(ms / 1000).toFixed(2)} seconds: the function's module-level code (or its bootstrap) did not finish starting; move slow work into the handler`,
+  };
+}
+
+export function responseTooLarge(limitBytes: number): FunctionError {
+  return { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${limitBytes} bytes)` };
+}
+
 export interface ExitInfo {
   code: number | null;
   signal: string | null;
