@@ -34,8 +34,8 @@ export function registerLogin(program: Command, ctx: Context): void {
       out.print(`Saved the URL and key to ${settings.configPath} (readable only by you).`);
     });
   withExamples(cmd, [
-    'aviary login --key ak_3f…',
-    'aviary login --url https://faas.example.com --key ak_3f…',
+    'aviary login --key avk_3f…',
+    'aviary login --url https://faas.example.com --key avk_3f…',
     'pass show aviary | aviary login --key -',
   ]);
 }

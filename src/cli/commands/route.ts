@@ -59,7 +59,7 @@ export function registerRoute(program: Command, ctx: Context): void {
       .command('delete')
       .alias('rm')
       .description('delete a route by METHOD and PATH, or by its id')
-      .argument('<method|id>', 'the method of the route, or its id (r_…) alone')
+      .argument('<method|id>', 'the method of the route, or its id (rt_…) alone')
       .argument('[path]', 'the path of the route, exactly as added')
       .action(async (first: string, path: string | undefined, _opts: object, command: Command) => {
         let query: Record<string, string> | undefined;
