@@ -5,6 +5,10 @@ import { systemClock } from '../shared/clock.ts';
 const FLUSH_EVERY_MS = 200;
 const FLUSH_AT_RECORDS = 2000;
 const PRUNE_EVERY_MS = 3600_000;
+/** Rows per write transaction: ~2 ms of work, so requests never wait long behind a flush. */
+const WRITE_SLICE = 128;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Invocation records and log lines, written to the store in batches off the hot path: an
@@ -63,8 +67,16 @@ export class Recorder {
     this.#logs = [];
     this.#flushing = this.#flushing.then(async () => {
       try {
-        await this.#store.insertInvocations(invocations);
-        await this.#store.insertLogs(logs);
+        // in slices, yielding between them: one big transaction would stall the event loop (and
+        // every request waiting on it) for tens of milliseconds under load
+        for (let i = 0; i < invocations.length; i += WRITE_SLICE) {
+          await this.#store.insertInvocations(invocations.slice(i, i + WRITE_SLICE));
+          await yieldToEventLoop();
+        }
+        for (let i = 0; i < logs.length; i += WRITE_SLICE) {
+          await this.#store.insertLogs(logs.slice(i, i + WRITE_SLICE));
+          await yieldToEventLoop();
+        }
       } catch (err) {
         this.#warn(`dropped ${invocations.length} invocation records and ${logs.length} log lines: ${(err as Error).message}`);
       }

@@ -128,8 +128,15 @@ export class Pool {
     });
   }
 
+  /** After a cold start has answered, start the spare that replaces the one it took. */
+  #refillAfter(lease: Lease): void {
+    const runtime = lease.target.spec.runtime;
+    if (lease.cold && runtime !== 'provided' && !this.#draining) this.#spares.keepReady(runtime, lease.target.spec.memoryMB);
+  }
+
   /** Returns a healthy instance after an invocation: handed to a waiter or kept idle. */
   release(lease: Lease): void {
+    this.#refillAfter(lease);
     const group = this.#groups.get(lease.target.functionId);
     const entry = this.#entries.get(lease.instance);
     if (!group || !entry || !group.entries.has(entry)) {
@@ -161,6 +168,7 @@ export class Pool {
 
   /** Ends an instance that must not be reused (timed out, crashed, broke the protocol). */
   retire(lease: Lease): void {
+    this.#refillAfter(lease);
     const group = this.#groups.get(lease.target.functionId);
     const entry = this.#entries.get(lease.instance);
     if (group && entry) this.#remove(group, entry);
@@ -242,6 +250,8 @@ export class Pool {
       const { initMs, logs } = await instance.specialise(target.spec);
       return { instance, target, cold: true, initMs, initLogs: logs };
     } catch (err) {
+      const runtime = target.spec.runtime;
+      if (runtime !== 'provided' && !this.#draining) this.#spares.keepReady(runtime, target.spec.memoryMB);
       if (instance) {
         instance.kill();
         const entry = this.#entries.get(instance);

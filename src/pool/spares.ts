@@ -25,11 +25,15 @@ export class SpareProcesses {
     while (list.length < this.#count && !this.#draining) list.push(this.#start(runtime, memoryMB));
   }
 
-  /** A started generic process (waits for the spare if it is still starting, else starts one). */
+  /**
+   * A started generic process (waits for the spare if it is still starting, else starts one).
+   * The replacement is not started here: spawning costs the event loop ~5 ms and the new
+   * process competes for CPU with the cold start it would slow down; the pool refills once
+   * the cold start has answered (`keepReady`).
+   */
   async take(runtime: 'node' | 'python', memoryMB: number): Promise<Instance> {
     const list = this.#ready.get(classKey(runtime, memoryMB));
     const spare = list?.shift();
-    this.keepReady(runtime, memoryMB);
     if (spare) {
       const instance = await spare.catch(() => undefined);
       if (instance?.alive) return instance;
