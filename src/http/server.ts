@@ -4,7 +4,6 @@ import { registerApi, type ApiDeps } from './api/index.ts';
 import { makeTriggerHandler } from './triggers/handler.ts';
 import { isReservedPath } from '../registry/index.ts';
 
-
 export interface HttpServer {
   server: Server;
   app: FastifyInstance;
@@ -20,10 +19,22 @@ export async function createHttpServer(deps: ApiDeps, opts: { logLevel: string; 
     logger: { level: opts.logLevel },
     bodyLimit: deps.limits.apiBodyBytes,
     return503OnClosing: true,
-    serverFactory: (fastifyHandler) => createServer((req: IncomingMessage, res: ServerResponse) => {
-      if (isReservedPath(req.url ?? '/')) fastifyHandler(req, res);
-      else triggers(req, res);
-    }),
+    serverFactory: (fastifyHandler) => {
+      const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+        if (isReservedPath(req.url ?? '/')) fastifyHandler(req, res);
+        else triggers(req, res);
+      });
+      // `Expect: 100-continue` (the AWS SDK sends it for large payloads): invite the body only
+      // when it can be accepted; otherwise the 413 goes out before the client sends anything,
+      // instead of a reset connection mid-upload
+      server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+        const declared = Number(req.headers['content-length'] ?? 0);
+        const limit = req.url?.startsWith('/v1/packages') ? deps.limits.packageBytes : Math.max(deps.limits.syncPayloadBytes, deps.limits.apiBodyBytes);
+        if (!(declared > limit)) res.writeContinue();
+        server.emit('request', req, res);
+      });
+      return server;
+    },
   });
   registerApi(app, deps);
   await app.ready();

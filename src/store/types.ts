@@ -16,6 +16,8 @@ export interface KeyRecord {
   tokenHash: string;
   description: string;
   createdAt: number;
+  /** The SigV4 secret access key (the access key id is `id`), sealed by the server's master key; null/absent: bearer only. */
+  sigv4Secret?: string | null;
 }
 
 export interface FunctionRecord {
@@ -97,6 +99,7 @@ export interface Store {
   countKeys(): Promise<number>;
   createKey(key: KeyRecord): Promise<void>;
   findKeyByTokenHash(tokenHash: string): Promise<KeyRecord | undefined>;
+  findKeyById(id: string): Promise<KeyRecord | undefined>;
 
   listFunctions(): Promise<FunctionRecord[]>;
   listVersions(): Promise<VersionRecord[]>;

@@ -66,6 +66,17 @@ export function storeContract(name: string, open: () => Promise<{ store: Store; 
       await store.close();
     });
 
+    it('finds keys by id with their sealed SigV4 secret (null when the key has none)', async () => {
+      const { store } = await open();
+      await store.createKey({ id: 'k1', namespace: 'default', role: 'admin', tokenHash: 'h1', description: '', createdAt: 1, sigv4Secret: 'v1.sealed' });
+      await store.createKey({ id: 'k2', namespace: 'default', role: 'invoker', tokenHash: 'h2', description: '', createdAt: 2 });
+      assert.equal((await store.findKeyById('k1'))?.sigv4Secret, 'v1.sealed');
+      assert.equal((await store.findKeyByTokenHash('h1'))?.sigv4Secret, 'v1.sealed');
+      assert.equal((await store.findKeyById('k2'))?.sigv4Secret, null);
+      assert.equal(await store.findKeyById('k3'), undefined);
+      await store.close();
+    });
+
     it('returns the newest log lines oldest first, filters by invocation and time, and prunes old records', async () => {
       const { store } = await open();
       const line = (i: number, inv: string) => ({ invocationId: inv, functionId: 'fa', version: 1, time: i * 1000, stream: 'stdout' as const, message: `line ${i}` });

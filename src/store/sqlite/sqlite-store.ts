@@ -35,16 +35,18 @@ export class SqliteStore implements Store {
   }
 
   async createKey(key: KeyRecord): Promise<void> {
-    this.#stmt('INSERT INTO api_keys (id, namespace, role, token_hash, description, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(key.id, key.namespace, key.role, key.tokenHash, key.description, key.createdAt);
+    this.#stmt('INSERT INTO api_keys (id, namespace, role, token_hash, description, created_at, sigv4_secret) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(key.id, key.namespace, key.role, key.tokenHash, key.description, key.createdAt, key.sigv4Secret ?? null);
   }
 
   async findKeyByTokenHash(tokenHash: string): Promise<KeyRecord | undefined> {
     const r = this.#stmt('SELECT * FROM api_keys WHERE token_hash = ?').get(tokenHash) as Row | undefined;
-    return r && {
-      id: String(r.id), namespace: String(r.namespace), role: r.role as KeyRecord['role'],
-      tokenHash: String(r.token_hash), description: String(r.description), createdAt: Number(r.created_at),
-    };
+    return r && toKey(r);
+  }
+
+  async findKeyById(id: string): Promise<KeyRecord | undefined> {
+    const r = this.#stmt('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    return r && toKey(r);
   }
 
   async listFunctions(): Promise<FunctionRecord[]> {
@@ -108,7 +110,7 @@ export class SqliteStore implements Store {
 
   async insertInvocations(records: InvocationRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const insert = this.#stmt(`INSERT OR REPLACE INTO invocations (id, namespace, function_id, version, source, status, cold,
+    const insert = this.#stmt(`INSERT INTO invocations (id, namespace, function_id, version, source, status, cold,
       started_at, duration_ms, init_ms, error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#transaction(() => {
       for (const r of records) {
@@ -143,10 +145,23 @@ export class SqliteStore implements Store {
   async prune(before: number): Promise<number> {
     return this.#transaction(() => {
       const a = this.#stmt('DELETE FROM logs WHERE time < ?').run(before).changes;
-      const b = this.#stmt('DELETE FROM invocations WHERE started_at < ?').run(before).changes;
+      // rows arrive in time order, so everything below the first recent row's seq is old: a rowid
+      // range delete instead of an index on started_at that every insert would pay for
+      const first = this.#stmt('SELECT seq FROM invocations WHERE started_at >= ? ORDER BY seq LIMIT 1').get(before) as Row | undefined;
+      const b = first
+        ? this.#stmt('DELETE FROM invocations WHERE seq < ?').run(Number(first.seq)).changes
+        : this.#stmt('DELETE FROM invocations').run().changes;
       return Number(a) + Number(b);
     });
   }
+}
+
+function toKey(r: Row): KeyRecord {
+  return {
+    id: String(r.id), namespace: String(r.namespace), role: r.role as KeyRecord['role'],
+    tokenHash: String(r.token_hash), description: String(r.description), createdAt: Number(r.created_at),
+    sigv4Secret: r.sigv4_secret == null ? null : String(r.sigv4_secret),
+  };
 }
 
 function toFunction(r: Row): FunctionRecord {
