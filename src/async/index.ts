@@ -1,0 +1,10 @@
+export type { AsyncEventInput, AsyncInvoker, AsyncSource, EnqueueResult } from './types.ts';
+export type * from './queue.ts';
+export { SqliteQueue } from './sqlite-queue.ts';
+export { AsyncDispatcher, MAX_KEPT_RESULT_BYTES, type DispatcherOptions } from './dispatcher.ts';
+export { AsyncService, EVENT_STATUSES, IDEMPOTENCY_TTL_MS, type AsyncServiceOptions } from './service.ts';
+export { AsyncConfigs, ASYNC_CONFIG_LIMITS, DEFAULT_ASYNC_CONFIG, asyncConfigSchema, parseAsyncConfig, type AsyncConfig, type Destination } from './config.ts';
+export { asyncSettingsFromEnv, DEFAULT_ASYNC_SETTINGS, type AsyncSettings } from './settings.ts';
+export { backoffDelay, jittered, type BackoffPolicy } from './backoff.ts';
+export { destinationRecord, type RecordInput, type RecordResponse } from './record.ts';
+export { MAX_DESTINATION_DEPTH, postWebhook, publishToTopic, routeDestination, type DeliveryOptions, type DeliveryOutcome, type TopicSink } from './destinations.ts';
