@@ -1,0 +1,10 @@
+export type { QueueMessage, QueueSource } from './source.ts';
+export type { QueueSourceKind, QueueTriggerRecord, TopicRecord, TopicStats, TopicStore, TriggerStore } from './types.ts';
+export { SqliteTopicStore, SqliteTriggerStore } from './sqlite-store.ts';
+export { Topics, TOPIC_LIMITS, checkTopicName } from './topics.ts';
+export { QueueTriggers, type QueueTriggersOptions, type TriggerEntry } from './manager.ts';
+export { QueueTriggerRunner, type TriggerHealth, type TriggerStatus } from './poller.ts';
+export { TopicSource } from './topic-source.ts';
+export { JetStreamSource } from './jetstream-source.ts';
+export { MqttSource } from './mqtt-source.ts';
+export { redactUrl, topicSchema, triggerSchema, TRIGGER_LIMITS, DEFAULT_URLS } from './schemas.ts';
