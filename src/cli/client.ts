@@ -21,6 +21,8 @@ export interface RequestOptions {
   contentType?: string;
   /** Statuses returned to the caller instead of thrown (e.g. 404 for HEAD). */
   allow?: number[];
+  /** Extra request headers (e.g. Idempotency-Key). */
+  headers?: Record<string, string>;
   /** Called while the body is written: bytes sent so far and the total. */
   onProgress?: (sent: number, total: number) => void;
 }
@@ -64,7 +66,7 @@ export class ApiClient {
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#apiKey}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...options.headers, authorization: `Bearer ${this.#apiKey}`, accept: 'application/json' };
     let body: Buffer | undefined;
     if (options.json !== undefined) {
       body = Buffer.from(JSON.stringify(options.json));

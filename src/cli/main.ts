@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDeploy } from './commands/deploy.ts';
+import { registerEvents } from './commands/events.ts';
 import { registerFunctions } from './commands/functions.ts';
 import { registerInvoke } from './commands/invoke.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerRoute } from './commands/route.ts';
+import { registerAsync } from './commands/async.ts';
+import { registerSchedule } from './commands/schedule.ts';
 import { registerServer } from './commands/server.ts';
+import { registerTopics } from './commands/topics.ts';
+import { registerTriggers } from './commands/triggers.ts';
 import { Context } from './context.ts';
 import { CliError } from './errors.ts';
 import { colorEnabled, Output, processIo, type Io } from './output.ts';
@@ -49,6 +54,11 @@ Getting started:
   registerFunctions(program, ctx);
   registerLogs(program, ctx);
   registerRoute(program, ctx);
+  registerAsync(program, ctx);
+  registerSchedule(program, ctx);
+  registerEvents(program, ctx);
+  registerTopics(program, ctx);
+  registerTriggers(program, ctx);
   addUsageHints(program, 'aviary');
   return program;
 }

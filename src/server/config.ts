@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../shared/errors.ts';
+import { asyncSettingsFromEnv, type AsyncSettings } from '../async/settings.ts';
 
 /**
  * Server configuration, parsed once at start-up (STYLE habit 9). Sources, strongest first:
@@ -19,7 +20,11 @@ export interface ServerConfig {
   prewarm: number;
   /** Used as the admin key on first start only (for automation). */
   adminKey: string | undefined;
+  /** SigV4 credentials of that admin key, on first start only (for automation); random when absent. */
+  adminAccessKey: { accessKeyId: string; secretAccessKey: string } | undefined;
   limits: Limits;
+  /** The async dispatcher: concurrency, retry backoff, polling, webhooks (AVIARY_ASYNC_*; docs/async.md). */
+  async: AsyncSettings;
 }
 
 export interface Limits {
@@ -43,6 +48,8 @@ export interface Limits {
   fileBytes: number;
   /** Management API request bodies other than packages. */
   apiBodyBytes: number;
+  /** An asynchronous invocation's event (Lambda: 256 KB). */
+  asyncPayloadBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -56,6 +63,7 @@ export const DEFAULT_LIMITS: Limits = {
   tmpBytes: 512 * 1024 * 1024,
   fileBytes: 512 * 1024 * 1024,
   apiBodyBytes: 1024 * 1024,
+  asyncPayloadBytes: 256 * 1024,
 };
 
 export interface ServerOptions {
@@ -103,6 +111,27 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     isolation: c.isolation,
     prewarm: c.prewarm,
     adminKey: env.AVIARY_ADMIN_KEY || undefined,
+    adminAccessKey: adminAccessKey(env),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
+    async: asyncSettingsFromEnv(env),
   };
+}
+
+/** AVIARY_ADMIN_ACCESS_KEY_ID and AVIARY_ADMIN_SECRET_ACCESS_KEY: both or neither. */
+function adminAccessKey(env: NodeJS.ProcessEnv): ServerConfig['adminAccessKey'] {
+  const accessKeyId = env.AVIARY_ADMIN_ACCESS_KEY_ID || undefined;
+  const secretAccessKey = env.AVIARY_ADMIN_SECRET_ACCESS_KEY || undefined;
+  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
+  const issues = [];
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    issues.push({ path: accessKeyId === undefined ? 'AVIARY_ADMIN_ACCESS_KEY_ID' : 'AVIARY_ADMIN_SECRET_ACCESS_KEY', message: 'must be set together with the other (or neither)' });
+  }
+  if (accessKeyId !== undefined && !/^[A-Za-z0-9_-]{3,128}$/.test(accessKeyId)) {
+    issues.push({ path: 'AVIARY_ADMIN_ACCESS_KEY_ID', message: 'must be 3-128 letters, digits, _ or -' });
+  }
+  if (secretAccessKey !== undefined && !/^[\x21-\x7e]{16,128}$/.test(secretAccessKey)) {
+    issues.push({ path: 'AVIARY_ADMIN_SECRET_ACCESS_KEY', message: 'must be 16-128 printable characters without spaces' });
+  }
+  if (issues.length > 0) throw validationError(issues, 'server configuration');
+  return { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! };
 }

@@ -27,8 +27,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
       ? `port ${config.port} on ${config.host} is already in use: stop what runs there or start with --port N`
       : isAviaryError(err) ? err.message : (e.stack ?? String(err));
     process.stderr.write(`aviary: could not start: ${why}\n`);
-    process.exitCode = 1;
-    return;
+    process.exit(1);
   }
   const out = process.stdout;
   out.write(`Aviary ${VERSION} listening on ${server.url}\n`);
@@ -36,6 +35,11 @@ export async function runServer(options: ServerOptions): Promise<void> {
   if (server.adminKey) {
     out.write(`\nCreated the admin API key (also saved to ${config.dataDir}/admin.key, readable only by you):\n\n  ${server.adminKey}\n\n`);
     out.write(`Use it with the CLI:\n  export AVIARY_URL=${server.url}\n  export AVIARY_API_KEY=${server.adminKey}\n  # or: aviary login --url ${server.url} --key ${server.adminKey}\n\n`);
+  }
+  if (server.adminCredentials) {
+    out.write(`Its AWS SigV4 credentials, for the Lambda Invoke API at ${server.url}/2015-03-31 (also saved to ${config.dataDir}/admin.credentials):\n\n`);
+    out.write(`  aws_access_key_id     = ${server.adminCredentials.accessKeyId}\n  aws_secret_access_key = ${server.adminCredentials.secretAccessKey}\n\n`);
+    out.write(`Use them with the AWS CLI or SDKs:\n  export AWS_SHARED_CREDENTIALS_FILE=${config.dataDir}/admin.credentials AWS_REGION=local\n  aws lambda invoke --endpoint-url ${server.url} --function-name hello out.json\n\n`);
   }
   const stop = (signal: string): void => {
     out.write(`aviary: ${signal} received, stopping (in-flight requests get up to 10 s)\n`);

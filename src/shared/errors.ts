@@ -17,6 +17,14 @@ export type ErrorCode =
   | 'RouteNotFound'
   | 'NotFound'
   | 'RouteConflict'
+  | 'RuleNotFound'
+  | 'RuleConflict'
+  | 'ScheduleNotFound'
+  | 'ScheduleConflict'
+  | 'TopicNotFound'
+  | 'TopicConflict'
+  | 'TriggerNotFound'
+  | 'TriggerConflict'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
   | 'TooManyRequests'
@@ -37,6 +45,14 @@ const STATUS: Record<ErrorCode, number> = {
   RouteNotFound: 404,
   NotFound: 404,
   RouteConflict: 409,
+  RuleNotFound: 404,
+  RuleConflict: 409,
+  TopicNotFound: 404,
+  TopicConflict: 409,
+  TriggerNotFound: 404,
+  TriggerConflict: 409,
+  ScheduleNotFound: 404,
+  ScheduleConflict: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   TooManyRequests: 429,

@@ -3,21 +3,32 @@ import { parseFunctionRef, readEvent } from '../args.ts';
 import { functionPath } from '../client.ts';
 import { withExamples, type Context } from '../context.ts';
 import { formatLogLine, type Output } from '../output.ts';
+import { usageError } from '../errors.ts';
+import { invokeAsync } from './async.ts';
 import type { InvokeResponse } from '../types.ts';
 
 interface InvokeOptions {
   data?: string;
   log?: boolean;
+  async?: boolean;
+  idempotencyKey?: string;
 }
 
 export function registerInvoke(program: Command, ctx: Context): void {
   const cmd = program
     .command('invoke')
-    .description('invoke a function synchronously and print its result')
+    .description('invoke a function synchronously and print its result (or queue the event with --async)')
     .argument('<function>', 'NAME, or NAME:QUALIFIER for a version number or an alias')
     .option('-d, --data <json>', 'the event: JSON, @file.json, or @- for stdin (default: stdin when piped, else {})')
     .option('--log', "print the invocation's log lines to stderr before the result")
+    .option('--async', 'queue the event durably and print its invocation id; it runs with retries (see aviary invocation ID)')
+    .option('--idempotency-key <key>', 'with --async: the same key within 24 h returns the first invocation and does not run again')
     .action(async (ref: string, opts: InvokeOptions, command: Command) => {
+      if (opts.async) {
+        if (opts.log) throw usageError('--log needs a synchronous invocation; an async one\'s logs: aviary invocation ID, then aviary logs NAME --invocation REQUEST_ID');
+        return invokeAsync(ctx, command, ref, opts);
+      }
+      if (opts.idempotencyKey !== undefined) throw usageError('--idempotency-key applies to asynchronous invocations: add --async');
       ctx.exitCode = await invoke(ctx, command, ref, opts);
     });
   withExamples(cmd, [
@@ -26,6 +37,7 @@ export function registerInvoke(program: Command, ctx: Context): void {
     'aviary invoke hello:3 --data @event.json --log',
     `echo '{"name":"world"}' | aviary invoke hello`,
     'aviary invoke hello --json | jq .durationMs',
+    `aviary invoke hello --async --data '{"order":42}' --idempotency-key order-42`,
   ]);
 }
 

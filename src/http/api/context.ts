@@ -8,6 +8,10 @@ import type { Pool } from '../../pool/index.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { Limits } from '../../server/config.ts';
+import type { Schedules } from '../../triggers/schedule/index.ts';
+import type { EventBus, Rules } from '../../triggers/events/index.ts';
+import type { AsyncService } from '../../async/index.ts';
+import type { QueueTriggers, Topics } from '../../triggers/queue/index.ts';
 
 /** What the management API handlers need, passed in by the composition root. */
 export interface ApiDeps {
@@ -22,6 +26,16 @@ export interface ApiDeps {
   limits: Limits;
   isolation: 'bubblewrap' | 'none';
   version: string;
+  schedules: Schedules;
+  /** Event rules, and the bus that publishes events through them. */
+  rules: Rules;
+  events: EventBus;
+  /** The durable async queue: `enqueue` (the AsyncInvoker every event source uses) and its invocation, dead-letter and config reads. */
+  asyncInvoker: AsyncService;
+  /** Built-in topics (durable queues in the store). */
+  topics: Topics;
+  /** Queue triggers: topic, NATS JetStream and MQTT sources bound to functions. */
+  queueTriggers: QueueTriggers;
 }
 
 declare module 'fastify' {

@@ -7,6 +7,13 @@ import { invocationRoutes } from './invocations.ts';
 import { openApiDocument } from './openapi.ts';
 import { packageRoutes } from './packages.ts';
 import { routeRoutes } from './routes.ts';
+import { beginSigV4, isSigV4Authorization, registerSigV4 } from '../sigv4-auth.ts';
+import { lambdaApi } from '../lambda/index.ts';
+import { scheduleRoutes } from './schedules.ts';
+import { eventRoutes } from './events.ts';
+import { asyncRoutes } from './async.ts';
+import { topicRoutes } from './topics.ts';
+import { triggerRoutes } from './triggers.ts';
 
 export type { ApiDeps } from './context.ts';
 
@@ -18,8 +25,11 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?', 1)[0]!;
     if (path === '/healthz' || path === '/v1/openapi.json') return;
+    // AWS SigV4 (SDKs, AWS CLI): the principal is set once the signed body is read (sigv4-auth.ts)
+    if (isSigV4Authorization(req.headers.authorization)) return beginSigV4(req, deps.keys);
     req.principal = await deps.keys.authenticate(req.headers.authorization);
   });
+  registerSigV4(app);
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body, retryAfter } = toApiError(err, { bodyLimit: req.routeOptions.bodyLimit });
@@ -42,4 +52,10 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   packageRoutes(app, deps);
   invocationRoutes(app, deps);
   routeRoutes(app, deps);
+  app.register(lambdaApi(deps), { prefix: '/2015-03-31' });
+  scheduleRoutes(app, deps);
+  eventRoutes(app, deps);
+  asyncRoutes(app, deps);
+  topicRoutes(app, deps);
+  triggerRoutes(app, deps);
 }

@@ -3,6 +3,7 @@ import { AviaryError } from '../../shared/errors.ts';
 import { checkName, checkRef } from '../../registry/index.ts';
 import { principalOf, type ApiDeps } from './context.ts';
 import { logView } from './views.ts';
+import { acceptAsyncInvocation } from './async.ts';
 
 export function invocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.register(async (scoped) => {
@@ -10,7 +11,7 @@ export function invocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
     scoped.removeAllContentTypeParsers();
     scoped.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.limits.syncPayloadBytes }, (_req, body, done) => done(null, body));
 
-    scoped.post<{ Params: { ref: string }; Querystring: { log?: string } }>('/v1/functions/:ref/invocations', { bodyLimit: deps.limits.syncPayloadBytes }, async (req) => {
+    scoped.post<{ Params: { ref: string }; Querystring: { log?: string } }>('/v1/functions/:ref/invocations', { bodyLimit: deps.limits.syncPayloadBytes }, async (req, reply) => {
       const ref = req.params.ref;
       checkRef(ref);
       const text = typeof req.body === 'string' && req.body.trim() !== '' ? req.body : '{}';
@@ -19,6 +20,8 @@ export function invocationRoutes(app: FastifyInstance, deps: ApiDeps): void {
       } catch (err) {
         throw new AviaryError('ValidationError', `the event is not valid JSON (${(err as Error).message}); send a JSON value as the body, e.g. {"name":"x"}`, { issues: [{ path: 'body', message: 'must be JSON' }] });
       }
+      const accepted = await acceptAsyncInvocation(deps, req, reply, ref, text);
+      if (accepted) return accepted;
       const result = await deps.invoker.invoke({ namespace: principalOf(req).namespace, ref, eventJson: text, source: 'api' });
       const body: Record<string, unknown> = {
         requestId: result.requestId,
