@@ -128,10 +128,17 @@ export class Pool {
     });
   }
 
-  /** After a cold start has answered, start the spare that replaces the one it took. */
+  /**
+   * After a cold start has answered, start the spare that replaces the one it took — on a
+   * later turn of the event loop: spawning blocks it for ~5 ms, which the response that is
+   * being written must not wait for.
+   */
   #refillAfter(lease: Lease): void {
     const runtime = lease.target.spec.runtime;
-    if (lease.cold && runtime !== 'provided' && !this.#draining) this.#spares.keepReady(runtime, lease.target.spec.memoryMB);
+    if (!lease.cold || runtime === 'provided') return;
+    setImmediate(() => {
+      if (!this.#draining) this.#spares.keepReady(runtime, lease.target.spec.memoryMB);
+    });
   }
 
   /** Returns a healthy instance after an invocation: handed to a waiter or kept idle. */
