@@ -19,7 +19,7 @@ export class BuiltPackages {
   readonly #dir: string;
   readonly #build: Build;
   readonly #limits: Partial<BuildLimits>;
-  readonly #inFlight = new Map<string, Promise<{ buildId: string; codeSize: number }>>();
+  readonly #inFlight = new Map<string, Promise<{ buildId: string; codeSize: number; warnings: string[] }>>();
 
   constructor(opts: { blobs: BlobStore; dir: string; build: Build; limits: Partial<BuildLimits> }) {
     this.#blobs = opts.blobs;
@@ -33,7 +33,7 @@ export class BuiltPackages {
   }
 
   /** Builds the package for this runtime and handler unless already built. Concurrent calls share one build. */
-  prepare(digest: string, runtime: Runtime, handler: string | null): Promise<{ buildId: string; codeSize: number }> {
+  prepare(digest: string, runtime: Runtime, handler: string | null): Promise<{ buildId: string; codeSize: number; warnings: string[] }> {
     const buildId = createHash('sha256').update(`${digest}\n${runtime}\n${handler ?? ''}`).digest('hex').slice(0, 40);
     let p = this.#inFlight.get(buildId);
     if (!p) {
@@ -43,18 +43,18 @@ export class BuiltPackages {
     return p;
   }
 
-  async #prepare(buildId: string, digest: string, runtime: Runtime, handler: string | null): Promise<{ buildId: string; codeSize: number }> {
+  async #prepare(buildId: string, digest: string, runtime: Runtime, handler: string | null): Promise<{ buildId: string; codeSize: number; warnings: string[] }> {
     const outDir = this.dirFor(buildId);
     const zip = await this.#blobs.get(digest);
     if (!zip) throw new AviaryError('PackageNotFound', `package ${digest} is not stored on this server; upload it with POST /v1/packages (aviary deploy does this for you)`);
     const metaFile = `${outDir}.json`;
     if (existsSync(outDir)) {
-      const meta = JSON.parse(await readFile(metaFile, 'utf8').catch(() => '{}')) as { unzippedBytes?: number };
-      return { buildId, codeSize: meta.unzippedBytes ?? zip.length };
+      const meta = JSON.parse(await readFile(metaFile, 'utf8').catch(() => '{}')) as { unzippedBytes?: number; warnings?: string[] };
+      return { buildId, codeSize: meta.unzippedBytes ?? zip.length, warnings: meta.warnings ?? [] };
     }
     const result = await this.#build({ zip, runtime, handler: handler ?? undefined, outDir, limits: this.#limits });
     await writeFile(metaFile, JSON.stringify({ unzippedBytes: result.unzippedBytes, files: result.files, warnings: result.warnings }));
-    return { buildId, codeSize: result.unzippedBytes };
+    return { buildId, codeSize: result.unzippedBytes, warnings: result.warnings };
   }
 
   /** The directory of a version's code, rebuilt from its package if missing. */

@@ -28,6 +28,8 @@ export interface DeployResponse {
   function: FunctionInfo;
   version: VersionInfo;
   url: string;
+  /** Things the build fixed or suspects (e.g. a bootstrap that was not executable). */
+  warnings?: string[];
 }
 
 export interface LogLine {

@@ -7,7 +7,7 @@ import { RouteTable, validateRoute } from '../http/triggers/routes.ts';
 
 /** Turns an uploaded package into a built directory; implemented by the package cache. */
 export interface PackagePreparer {
-  prepare(digest: string, runtime: Runtime, handler: string | null): Promise<{ buildId: string; codeSize: number }>;
+  prepare(digest: string, runtime: Runtime, handler: string | null): Promise<{ buildId: string; codeSize: number; warnings: string[] }>;
 }
 
 export interface FunctionEntry {
@@ -103,7 +103,7 @@ export class Registry {
   }
 
   /** Validates, builds and records the next version. A failure at any step changes nothing. */
-  async deploy(namespace: string, name: string, body: unknown, packages: PackagePreparer): Promise<ResolvedVersion> {
+  async deploy(namespace: string, name: string, body: unknown, packages: PackagePreparer): Promise<ResolvedVersion & { warnings: string[] }> {
     checkName(name);
     const input = parseInput(deploySchema, body, 'function config');
     const built = await packages.prepare(input.package, input.runtime, input.handler ?? null);
@@ -134,7 +134,7 @@ export class Registry {
     entry.record = fn;
     entry.versions.set(version.version, version);
     this.#emit({ type: 'deployed', fn, version });
-    return { fn, version };
+    return { fn, version, warnings: built.warnings };
   }
 
   async deleteFunction(namespace: string, name: string): Promise<{ fn: FunctionRecord; routes: RouteRecord[] }> {

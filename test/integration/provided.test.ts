@@ -344,3 +344,18 @@ sleep 60
     assert.deepEqual(inv.result, { nope: 404 });
   });
 });
+
+describe('provided runtime: build warnings reach the deployer', () => {
+  test('a bootstrap zipped without its executable bit is fixed, and the deploy response says so', async () => {
+    const zip = await zipFromEntries([{ name: 'bootstrap', content: `#!/bin/bash\nset -euo pipefail\nwhile true; do\n  H=$(mktemp)\n  curl -sS -D "$H" -o /dev/null ${API}/invocation/next\n  ID=$(grep -i lambda-runtime-aws-request-id "$H" | tr -d '[:space:]' | cut -d: -f2)\n  curl -sS -o /dev/null -X POST -d '"fixed"' ${API}/invocation/$ID/response\ndone\n`, mode: 0o644 }]);
+    const pkg = await call('POST', '/v1/packages', zip, 'application/zip');
+    const v = await call('POST', '/v1/functions/noexec/versions', JSON.stringify({ runtime: 'provided', package: (pkg.json as { digest: string }).digest }));
+    assert.equal(v.status, 201, JSON.stringify(v.json));
+    const warnings = (v.json as { warnings: string[] }).warnings;
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0]!, /bootstrap was not executable/);
+    const inv = await invoke('noexec', {});
+    assert.equal(inv.status, 'succeeded', explain(inv));
+    assert.equal(inv.result, 'fixed');
+  });
+});

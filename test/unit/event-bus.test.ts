@@ -25,7 +25,7 @@ class RecordingInvoker implements AsyncInvoker {
 }
 
 const NS = 'default';
-const preparer = { prepare: async () => ({ buildId: 'b', codeSize: 1 }) };
+const preparer = { prepare: async () => ({ buildId: 'b', codeSize: 1, warnings: [] }) };
 const config = { runtime: 'node', handler: 'index.handler', package: `sha256:${'a'.repeat(64)}` };
 
 let database: SqliteDatabase;

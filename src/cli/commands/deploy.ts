@@ -128,4 +128,5 @@ async function deploy(ctx: Context, cmd: Command, name: string, target: string, 
   out.print(`Deployed ${out.style('bold', name)} version ${v.version} (${v.runtime}, ${v.memory} MB, ${v.timeout} s timeout)`);
   out.print(`URL: ${res.url}`);
   out.print(`Invoke: aviary invoke ${name}`);
+  for (const w of res.warnings ?? []) out.warn(w);
 }

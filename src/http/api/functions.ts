@@ -9,12 +9,13 @@ export function functionRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.post<{ Params: { name: string } }>('/v1/functions/:name/versions', async (req, reply) => {
     const ns = principalOf(req).namespace;
-    const { fn, version } = await registry.deploy(ns, req.params.name, req.body ?? {}, deps.packages);
+    const { fn, version, warnings } = await registry.deploy(ns, req.params.name, req.body ?? {}, deps.packages);
     reply.code(201);
     return {
       function: functionView(fn),
       version: versionView(fn.name, version),
       url: `${baseUrl(req)}/v1/functions/${fn.name}/invocations`,
+      warnings,
     };
   });
 
