@@ -36,18 +36,42 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** Beyond this many unread bytes a connection is closed rather than drained. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/** Requests whose `Expect: 100-continue` we did not answer: their body never comes. */
+const bodyNotInvited = new WeakSet<IncomingMessage>();
+
+export function refuseBody(req: IncomingMessage): void {
+  bodyNotInvited.add(req);
+}
 
 /**
- * A request refused for its size still has body bytes in flight; closing at once makes many
- * clients report EPIPE instead of our 413. Read and discard them unless there are too many.
+ * A request refused for its size may still have body bytes in flight. Answering and closing
+ * while the client is still sending makes it see a reset (EPIPE) instead of our 413, so the
+ * rest is read and discarded first. Resolves true once the body is consumed (the connection
+ * stays usable), false when it should not be read: too large, of unknown length, or never
+ * invited (answer with `connection: close`).
  */
-export function drainOrClose(req: IncomingMessage, reply: { header(name: string, value: string): unknown }): void {
-  if (req.complete) return;
+export function discardBody(req: IncomingMessage): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared <= MAX_DRAIN_BYTES) {
+  if (bodyNotInvited.has(req) || !(declared <= MAX_DRAIN_BYTES)) {
     req.resume();
-    return;
+    return Promise.resolve(false);
   }
-  reply.header('connection', 'close');
-  req.resume();
+  return new Promise((resolve) => {
+    // whatever was reading the body (a hashing pipe, a parser) has given up on it: detach it so
+    // the bytes flow, and never wait longer than a slow client deserves
+    const timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS);
+    const done = (consumed: boolean): void => {
+      clearTimeout(timer);
+      resolve(consumed);
+    };
+    req.once('end', () => done(true));
+    req.once('error', () => done(false));
+    req.once('close', () => done(req.complete));
+    req.unpipe();
+    req.removeAllListeners('data');
+    req.resume();
+  });
 }

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { registerApi, type ApiDeps } from './api/index.ts';
 import { makeTriggerHandler } from './triggers/handler.ts';
 import { isReservedPath } from '../registry/index.ts';
+import { refuseBody } from './errors.ts';
 
 export interface HttpServer {
   server: Server;
@@ -30,7 +31,8 @@ export async function createHttpServer(deps: ApiDeps, opts: { logLevel: string; 
       server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
         const declared = Number(req.headers['content-length'] ?? 0);
         const limit = req.url?.startsWith('/v1/packages') ? deps.limits.packageBytes : Math.max(deps.limits.syncPayloadBytes, deps.limits.apiBodyBytes);
-        if (!(declared > limit)) res.writeContinue();
+        if (declared > limit) refuseBody(req);
+        else res.writeContinue();
         server.emit('request', req, res);
       });
       return server;

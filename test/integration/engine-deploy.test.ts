@@ -90,6 +90,15 @@ describe('atomic deploys', () => {
   });
 });
 
+describe('listing', () => {
+  test('GET /v1/functions carries each newest version\'s runtime, memory and timeout', async () => {
+    const r = await api.request('GET', '/v1/functions');
+    const stable = (r.json.functions as { name: string; runtime?: string; memory?: number; timeout?: number }[]).find((f) => f.name === 'stable');
+    assert.ok(stable, r.text);
+    assert.deepEqual([stable.runtime, stable.memory, stable.timeout], ['node', 128, 3]);
+  });
+});
+
 describe('versions and not found', () => {
   test('unknown function → 404 FunctionNotFound; unknown version → 404 VersionNotFound', async () => {
     assertError(await api.invoke('no-such-function'), 404, 'FunctionNotFound', /no-such-function/);

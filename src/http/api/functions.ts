@@ -20,7 +20,11 @@ export function functionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/v1/functions', async (req) => ({
-    functions: registry.listFunctions(principalOf(req).namespace).map((e) => functionView(e.record)),
+    // with the newest version's runtime, memory and timeout, so a listing needs one request
+    functions: registry.listFunctions(principalOf(req).namespace).map((e) => {
+      const v = e.versions.get(e.record.latestVersion);
+      return { ...functionView(e.record), ...(v ? { runtime: v.runtime, memory: v.memory, timeout: v.timeout } : {}) };
+    }),
   }));
 
   app.get<{ Params: { name: string } }>('/v1/functions/:name', async (req) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AviaryError } from '../../shared/errors.ts';
-import { drainOrClose, toApiError } from '../errors.ts';
+import { discardBody, toApiError } from '../errors.ts';
 import type { ApiDeps } from './context.ts';
 import { functionRoutes } from './functions.ts';
 import { invocationRoutes } from './invocations.ts';
@@ -31,13 +31,13 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   });
   registerSigV4(app);
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const { status, body, retryAfter } = toApiError(err, { bodyLimit: req.routeOptions.bodyLimit });
     // answer a too-large body only after reading the rest of it (bounded), so the client sees the 413, not EPIPE
-    if (status === 413) drainOrClose(req.raw, reply);
+    if (status === 413 && !(await discardBody(req.raw))) reply.header('connection', 'close');
     if (status >= 500) req.log.error({ err }, 'request failed');
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-    reply.code(status).send(body);
+    return reply.code(status).send(body);
   });
 
   app.setNotFoundHandler((req, reply) => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SignatureError } from '../../auth/index.ts';
 import { AviaryError, isAviaryError, type ErrorCode } from '../../shared/errors.ts';
-import { drainOrClose, toApiError } from '../errors.ts';
+import { discardBody, toApiError } from '../errors.ts';
 
 /**
  * Errors of the Lambda Invoke API as Lambda shapes them, so AWS SDKs throw their modelled
@@ -84,14 +84,14 @@ export function toLambdaError(err: unknown, context: { hasAuthorization: boolean
 }
 
 /** The Fastify error handler of the /2015-03-31 plugin. */
-export function sendLambdaError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+export async function sendLambdaError(err: unknown, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const r = toLambdaError(err, { hasAuthorization: req.headers.authorization !== undefined, bodyLimit: req.routeOptions.bodyLimit });
-  if (r.status === 413) drainOrClose(req.raw, reply);
+  if (r.status === 413 && !(await discardBody(req.raw))) reply.header('connection', 'close');
   if (r.status >= 500) req.log.error({ err }, 'request failed');
   if (r.retryAfter !== undefined) reply.header('retry-after', String(r.retryAfter));
   reply.header('x-amzn-ErrorType', r.type);
   if (!reply.hasHeader('x-amzn-RequestId')) reply.header('x-amzn-RequestId', randomUUID());
-  reply.code(r.status).type('application/json').send(JSON.stringify(r.body));
+  return reply.code(r.status).type('application/json').send(JSON.stringify(r.body));
 }
 
 /** Fastify and Node errors (body too large, bad content type) in Aviary's terms. */

@@ -14,8 +14,8 @@ export type { LambdaDeps } from './invoke.ts';
 export function lambdaApi(deps: LambdaDeps) {
   return async (scoped: FastifyInstance): Promise<void> => {
     scoped.setErrorHandler(sendLambdaError);
-    scoped.setNotFoundHandler((req, reply) => {
-      sendLambdaError(new LambdaError('UnknownOperationException',
+    scoped.setNotFoundHandler(async (req, reply) => {
+      return sendLambdaError(new LambdaError('UnknownOperationException',
         `Aviary implements only Invoke (POST /2015-03-31/functions/{FunctionName}/invocations) of the Lambda API; got ${req.method} ${req.url.split('?', 1)[0]}`), req, reply);
     });
     // payloads are raw bytes whatever the Content-Type (SDKs send application/octet-stream or none)

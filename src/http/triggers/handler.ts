@@ -4,7 +4,7 @@ import { isAviaryError } from '../../shared/errors.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { Invoker } from '../../invoke/index.ts';
 import { toHttpApiEvent } from './event.ts';
-import { drainOrClose } from '../errors.ts';
+import { discardBody } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
 const NOT_FOUND = Buffer.from('{"message":"Not Found"}');
@@ -95,13 +95,16 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
 
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   req.removeAllListeners('data');
-  if (!res.headersSent) {
-    const r = errorResponse('payload-too-large', '');
-    drainOrClose(req, { header: (name, value) => (r.headers[name] = value) });
-    write(res, r);
-  } else {
+  if (res.headersSent) {
     req.resume();
+    return;
   }
+  const r = errorResponse('payload-too-large', '');
+  // answer once the rest of the body is read (bounded), so the client sees the 413, not a reset
+  void discardBody(req).then((consumed) => {
+    if (!consumed) r.headers.connection = 'close';
+    write(res, r);
+  });
 }
 
 function write(res: ServerResponse, r: HttpResponse): void {
