@@ -70,19 +70,12 @@ export interface QueuedEvent extends NewEvent {
   destination: DestinationDelivery | null;
 }
 
-export interface DeadLetter {
+/** A dead letter keeps the event as accepted (its id as `eventId`), plus why and when it gave up. */
+export interface DeadLetter extends Omit<NewEvent, 'id'> {
   eventId: string;
-  namespace: string;
-  functionId: string;
-  functionName: string;
-  qualifier: string | null;
-  source: string;
-  payload: string;
-  depth: number;
   reason: DeadLetterReason;
   attempts: number;
   error: string | null;
-  enqueuedAt: number;
   deadLetteredAt: number;
 }
 

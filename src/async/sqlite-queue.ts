@@ -262,9 +262,9 @@ export class SqliteQueue implements AsyncQueue {
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
-function toEvent(r: Row): QueuedEvent {
+/** The columns an event and its dead letter share (the event as accepted, without its id). */
+function acceptedFields(r: Row): Omit<NewEvent, 'id'> {
   return {
-    id: String(r.id),
     namespace: String(r.namespace),
     functionId: String(r.function_id),
     functionName: String(r.function_name),
@@ -273,6 +273,13 @@ function toEvent(r: Row): QueuedEvent {
     payload: String(r.payload),
     depth: Number(r.depth),
     enqueuedAt: Number(r.enqueued_at),
+  };
+}
+
+function toEvent(r: Row): QueuedEvent {
+  return {
+    id: String(r.id),
+    ...acceptedFields(r),
     status: r.status as QueuedEvent['status'],
     attempts: Number(r.attempts),
     nextAttemptAt: r.status === 'queued' || r.status === 'running' ? num(r.next_attempt_at) : null,
@@ -292,17 +299,10 @@ function toEvent(r: Row): QueuedEvent {
 function toDeadLetter(r: Row): DeadLetter {
   return {
     eventId: String(r.event_id),
-    namespace: String(r.namespace),
-    functionId: String(r.function_id),
-    functionName: String(r.function_name),
-    qualifier: str(r.qualifier),
-    source: String(r.source),
-    payload: String(r.payload),
-    depth: Number(r.depth),
+    ...acceptedFields(r),
     reason: r.reason as DeadLetter['reason'],
     attempts: Number(r.attempts),
     error: str(r.error),
-    enqueuedAt: Number(r.enqueued_at),
     deadLetteredAt: Number(r.dead_lettered_at),
   };
 }
