@@ -22,6 +22,7 @@ export const RANGES = {
   port: { min: 0, max: 65535, unit: '' },
   logLimit: { min: 1, max: 1000, unit: ' lines' },
   prewarm: { min: 0, max: 16, unit: '' },
+  instanceQueue: { min: 0, max: 8, unit: '' },
 } as const;
 
 export function parseInteger(value: string, range: { min: number; max: number; unit: string }): number {
@@ -39,6 +40,7 @@ export const parseMinWarm = (v: string): number => parseInteger(v, RANGES.minWar
 export const parsePort = (v: string): number => parseInteger(v, RANGES.port);
 export const parseLogLimit = (v: string): number => parseInteger(v, RANGES.logLimit);
 export const parsePrewarm = (v: string): number => parseInteger(v, RANGES.prewarm);
+export const parseInstanceQueue = (v: string): number => parseInteger(v, RANGES.instanceQueue);
 
 /** Seconds an idle instance is kept: a positive number up to a week. */
 export function parseIdleTtl(value: string): number {

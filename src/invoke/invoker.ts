@@ -49,6 +49,9 @@ export interface InvokerOptions {
   queueWaitMs?: number;
 }
 
+/** Tries for an invocation whose instance died before starting it (each death is another invocation's crash). */
+const MAX_ATTEMPTS = 3;
+
 /**
  * The one pipeline every invocation goes through, whatever its source: resolve → admit →
  * acquire an instance → run → release or retire → record.
@@ -74,26 +77,33 @@ export class Invoker {
     const requestId = randomUUID();
     const started = performance.now();
     const startedAt = Date.now();
-    let lease: Lease;
-    try {
-      lease = await this.#o.pool.acquire(target, this.#o.queueWaitMs ?? 10_000 + version.timeout * 1000);
-    } catch (err) {
-      if (!(err instanceof InitFailure)) throw err;
-      // an init failure is the function's error, reported for this invocation (as Lambda does)
-      return this.#finish(input, requestId, fn, version, startedAt, started, true, null,
-        { ok: false, error: err.error, logs: err.logs, retire: true }, []);
-    }
     const qualified = input.qualifier ?? (input.ref.includes(':') ? input.ref.slice(input.ref.indexOf(':') + 1) : undefined);
-    const outcome = await lease.instance.invoke({
+    const request = {
       requestId,
       eventJson: input.eventJson,
-      deadlineMs: Date.now() + version.timeout * 1000,
+      timeoutMs: version.timeout * 1000,
       invokedFunctionArn: functionArn(fn.name, qualified),
       traceId: input.traceId ?? null,
       clientContext: input.clientContext ?? null,
-    });
-    if (!outcome.ok && outcome.retire) this.#o.pool.retire(lease);
-    else this.#o.pool.release(lease);
+    };
+    const waitMs = this.#o.queueWaitMs ?? 10_000 + version.timeout * 1000;
+    let lease: Lease;
+    let outcome: InvokeOutcome;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        lease = await this.#o.pool.acquire(target, waitMs, attempt > 1);
+      } catch (err) {
+        if (!(err instanceof InitFailure)) throw err;
+        // an init failure is the function's error, reported for this invocation (as Lambda does)
+        return this.#finish(input, requestId, fn, version, startedAt, started, true, null,
+          { ok: false, error: err.error, logs: err.logs, retire: true }, []);
+      }
+      outcome = await lease.instance.invoke(request);
+      if (!outcome.ok && outcome.retire) this.#o.pool.retire(lease);
+      else this.#o.pool.release(lease);
+      // queued at an instance that then died: it never ran, so it can run on another one
+      if (outcome.ok || outcome.notStarted !== true || attempt === MAX_ATTEMPTS) break;
+    }
     return this.#finish(input, requestId, fn, version, startedAt, started, lease.cold, lease.initMs, outcome, lease.initLogs);
   }
 

@@ -43,10 +43,15 @@ function isFunctionError(e: unknown): e is FunctionError {
 
 interface Pending {
   requestId: string;
+  timeoutMs: number;
   logs: InvocationLogs;
   resolve: (o: InvokeOutcome) => void;
-  timer: NodeJS.Timeout;
+  /** Set once the invocation runs; a queued one's timeout has not started. */
+  timer: NodeJS.Timeout | undefined;
 }
+
+/** How long an exited runtime's last frames may take to arrive before the exit is handled. */
+const EXIT_DRAIN_MS = 200;
 
 export interface ChannelInstanceOptions {
   runtime: 'node' | 'python';
@@ -67,11 +72,15 @@ export interface ChannelInstanceOptions {
 export class ChannelInstance implements Instance {
   readonly id = randomUUID();
   readonly runtime: 'node' | 'python';
+  readonly canQueue = true;
   readonly #proc: SandboxProcess;
   readonly #out: Writable;
   readonly #opts: ChannelInstanceOptions;
   #spec: FunctionSpec | undefined;
-  #pending: Pending | undefined;
+  /** The invocation the runtime is running. */
+  #running: Pending | undefined;
+  /** Invocations sent after it, started by the runtime in order as each answer goes out. */
+  #queued: Pending[] = [];
   #hello: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #init: { resolve: (ms: number) => void; reject: (e: FunctionError) => void; logs: LogLine[] } | undefined;
   #lastRequestId: string | null = null;
@@ -88,10 +97,18 @@ export class ChannelInstance implements Instance {
       maxLineBytes: opts.maxResponseBytes,
       onOverflow: () => this.#failPending(responseTooLarge(opts.resultLimitBytes), true),
     });
-    (proc.child.stdio[4] as Readable).on('data', (chunk: Buffer) => frames.push(chunk));
+    const input = proc.child.stdio[4] as Readable;
+    input.on('data', (chunk: Buffer) => frames.push(chunk));
+    const drained = new Promise<void>((resolve) => input.once('close', resolve));
     proc.onOutput = (line) => this.#onLog(null, line);
     this.started = new Promise<void>((resolve, reject) => { this.#hello = { resolve, reject }; });
-    proc.onExit((info) => this.#onExit(info));
+    // Frames the runtime wrote just before it exited (an answer, then a crash in the next
+    // queued invocation) are read first: what ran and what never started depends on them.
+    proc.onExit((info) => {
+      let timer: NodeJS.Timeout | undefined;
+      void Promise.race([drained, new Promise<void>((resolve) => { timer = setTimeout(resolve, EXIT_DRAIN_MS); })])
+        .then(() => { clearTimeout(timer); this.#onExit(info); });
+    });
   }
 
   get alive(): boolean {
@@ -154,23 +171,29 @@ export class ChannelInstance implements Instance {
   invoke(req: InvokeRequest): Promise<InvokeOutcome> {
     const spec = this.#spec;
     if (!spec) throw new Error('invoke before specialise');
-    if (this.#pending) throw new Error('instance is busy: one invocation at a time');
     return new Promise<InvokeOutcome>((resolve) => {
       const logs = new InvocationLogs(this.#opts.logCapBytes);
       if (!this.alive) {
-        resolve({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited before the invocation started' }, logs: logs.lines, retire: true });
+        resolve(notStarted(logs.lines));
         return;
       }
-      const timer = setTimeout(() => this.#timedOut(), Math.max(0, req.deadlineMs - Date.now()));
-      this.#pending = { requestId: req.requestId, logs, resolve, timer };
-      this.#lastRequestId = req.requestId;
-      this.#opts.onBusyChange(this, true);
+      const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, logs, resolve, timer: undefined };
       // The event is spliced in as text: validated by the caller, never re-serialised. A frame is
       // one line, and in valid JSON a raw CR/LF can only be whitespace between tokens, so
       // blanking them keeps the value and the framing intact.
       const event = req.eventJson.includes('\n') || req.eventJson.includes('\r') ? req.eventJson.replace(/[\r\n]/g, ' ') : req.eventJson;
-      this.#out.write(`{"t":"invoke","id":${JSON.stringify(req.requestId)},"deadlineMs":${req.deadlineMs},"invokedFunctionArn":${JSON.stringify(req.invokedFunctionArn)},"traceId":${JSON.stringify(req.traceId)},"clientContext":${JSON.stringify(req.clientContext ?? null)},"identity":null,"event":${event}}\n`);
+      this.#out.write(`{"t":"invoke","id":${JSON.stringify(req.requestId)},"timeoutMs":${req.timeoutMs},"invokedFunctionArn":${JSON.stringify(req.invokedFunctionArn)},"traceId":${JSON.stringify(req.traceId)},"clientContext":${JSON.stringify(req.clientContext ?? null)},"identity":null,"event":${event}}\n`);
+      // sent at once even when queued: the runtime finds it waiting when it answers the current one
+      if (this.#running) this.#queued.push(p);
+      else this.#start(p);
     });
+  }
+
+  #start(p: Pending): void {
+    this.#running = p;
+    this.#lastRequestId = p.requestId;
+    p.timer = setTimeout(() => this.#timedOut(), p.timeoutMs);
+    this.#opts.onBusyChange(this, true);
   }
 
   #send(frame: object): void {
@@ -207,7 +230,7 @@ export class ChannelInstance implements Instance {
         return;
       case 'result':
       case 'error': {
-        const p = this.#pending;
+        const p = this.#running;
         if (!p || p.requestId !== frame.id) return; // an answer for an invocation we already gave up on
         // the frame is the result plus ~40 bytes of framing; measure bytes only when it could be over
         const limit = this.#opts.resultLimitBytes;
@@ -228,24 +251,33 @@ export class ChannelInstance implements Instance {
       this.#init.logs.push(line);
       return;
     }
-    const p = this.#pending;
+    const p = this.#running;
     if (p && (requestId === null || requestId === p.requestId)) p.logs.add(line);
     else this.#strayLogSink(requestId ?? this.#lastRequestId, line);
   }
 
+  /** Answers the running invocation; the runtime has already started the next queued one. */
   #settle(outcome: InvokeOutcome): void {
-    const p = this.#pending;
+    const p = this.#running;
     if (!p) return;
-    this.#pending = undefined;
+    this.#running = undefined;
     clearTimeout(p.timer);
-    this.#opts.onBusyChange(this, false);
+    const next = this.#queued.shift();
+    if (next) this.#start(next);
+    else this.#opts.onBusyChange(this, false);
     p.resolve(outcome);
   }
 
   #failPending(error: FunctionError, retire: boolean): void {
-    const p = this.#pending;
+    if (retire) this.#abandonQueued();
+    const p = this.#running;
     if (p) this.#settle({ ok: false, error, logs: p.logs.lines, retire });
     if (retire) this.kill();
+  }
+
+  /** The instance is ending: queued invocations never began, so they may run elsewhere. */
+  #abandonQueued(): void {
+    for (const q of this.#queued.splice(0)) q.resolve(notStarted(q.logs.lines));
   }
 
   #timedOut(): void {
@@ -263,7 +295,12 @@ export class ChannelInstance implements Instance {
       this.#init = undefined;
       init.reject({ errorType: 'Runtime.ExitError', errorMessage: `${error.errorMessage} during init` });
     }
-    const p = this.#pending;
+    this.#abandonQueued();
+    const p = this.#running;
     if (p) this.#settle({ ok: false, error: { ...error, errorMessage: `RequestId: ${p.requestId} Error: ${error.errorMessage}` }, logs: p.logs.lines, retire: true });
   }
+}
+
+function notStarted(logs: LogLine[]): InvokeOutcome {
+  return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited before the invocation started' }, logs, retire: true, notStarted: true };
 }

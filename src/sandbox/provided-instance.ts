@@ -20,6 +20,8 @@ export interface ProvidedInstanceOptions {
 
 interface Current {
   request: InvokeRequest;
+  /** Absolute, ms since the epoch: the Lambda-Runtime-Deadline-Ms header. */
+  deadlineMs: number;
   logs: InvocationLogs;
   resolve: (o: InvokeOutcome) => void;
   timer: NodeJS.Timeout;
@@ -34,6 +36,7 @@ interface Current {
 export class ProvidedInstance implements Instance {
   readonly id = randomUUID();
   readonly runtime = 'provided' as const;
+  readonly canQueue = false;
   readonly #opts: ProvidedInstanceOptions;
   #server: Server | undefined;
   #proc: SandboxProcess | undefined;
@@ -113,11 +116,11 @@ export class ProvidedInstance implements Instance {
     return new Promise<InvokeOutcome>((resolve) => {
       const logs = new InvocationLogs(this.#opts.logCapBytes);
       if (!this.alive) {
-        resolve({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited before the invocation started' }, logs: logs.lines, retire: true });
+        resolve({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited before the invocation started' }, logs: logs.lines, retire: true, notStarted: true });
         return;
       }
-      const timer = setTimeout(() => this.#timedOut(), Math.max(0, request.deadlineMs - Date.now()));
-      this.#current = { request, logs, resolve, timer, delivered: false };
+      const timer = setTimeout(() => this.#timedOut(), request.timeoutMs);
+      this.#current = { request, deadlineMs: Date.now() + request.timeoutMs, logs, resolve, timer, delivered: false };
       this.#lastRequestId = request.requestId;
       this.#opts.onBusyChange(this, true);
       if (this.#poll) this.#deliver(this.#poll);
@@ -131,7 +134,7 @@ export class ProvidedInstance implements Instance {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'lambda-runtime-aws-request-id': c.request.requestId,
-      'lambda-runtime-deadline-ms': String(c.request.deadlineMs),
+      'lambda-runtime-deadline-ms': String(c.deadlineMs),
       'lambda-runtime-invoked-function-arn': c.request.invokedFunctionArn,
     };
     if (c.request.traceId) headers['lambda-runtime-trace-id'] = c.request.traceId;

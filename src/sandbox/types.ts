@@ -22,8 +22,8 @@ export interface InvokeRequest {
   requestId: string;
   /** The event as JSON text (already validated), spliced into the frame without re-serialising. */
   eventJson: string;
-  /** Absolute deadline, ms since the epoch. */
-  deadlineMs: number;
+  /** The function's timeout; the clock starts when the instance starts this invocation (not when it was queued). */
+  timeoutMs: number;
   invokedFunctionArn: string;
   traceId: string | null;
   clientContext: unknown;
@@ -45,8 +45,12 @@ export interface LogLine {
 
 export type InvokeOutcome =
   | { ok: true; result: unknown; logs: LogLine[] }
-  /** `retire`: the instance must not be reused (it timed out, crashed or is exiting). */
-  | { ok: false; error: FunctionError; logs: LogLine[]; retire: boolean };
+  /**
+   * `retire`: the instance must not be reused (it timed out, crashed or is exiting).
+   * `notStarted`: the invocation was queued at the instance and never began (the instance died
+   * first), so running it elsewhere cannot run it twice.
+   */
+  | { ok: false; error: FunctionError; logs: LogLine[]; retire: boolean; notStarted?: boolean };
 
 /** Thrown by `specialise` when the function's init failed; the instance is dead afterwards. */
 export class InitFailure extends Error {
@@ -86,6 +90,12 @@ export interface Instance {
   readonly id: string;
   readonly runtime: Runtime;
   readonly alive: boolean;
+  /**
+   * Whether `invoke` may be called again before the previous invocation answered: the instance
+   * then queues it and starts it right after, still running one at a time. Our own bootstraps
+   * can (the next frame waits in the pipe); a Runtime API bootstrap cannot.
+   */
+  readonly canQueue: boolean;
   specialise(spec: FunctionSpec): Promise<{ initMs: number; logs: LogLine[] }>;
   invoke(request: InvokeRequest): Promise<InvokeOutcome>;
   /** Ends the process (SIGKILL to its whole tree). Idempotent. */

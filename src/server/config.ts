@@ -18,6 +18,8 @@ export interface ServerConfig {
   isolation: 'auto' | 'bubblewrap' | 'none';
   /** Generic (not yet specialised) processes kept ready per runtime. */
   prewarm: number;
+  /** Invocations that may queue at a busy instance of a function at its instance limit (pool.ts). */
+  instanceQueue: number;
   /** Used as the admin key on first start only (for automation). */
   adminKey: string | undefined;
   /** SigV4 credentials of that admin key, on first start only (for automation); random when absent. */
@@ -73,6 +75,7 @@ export interface ServerOptions {
   idleTtlSeconds?: number | undefined;
   isolation?: string | undefined;
   prewarm?: number | undefined;
+  instanceQueue?: number | undefined;
   limits?: Partial<Limits> | undefined;
 }
 
@@ -83,6 +86,7 @@ const schema = z.strictObject({
   idleTtlSeconds: z.coerce.number().min(1).max(7 * 24 * 3600),
   isolation: z.enum(['auto', 'bubblewrap', 'none']),
   prewarm: z.coerce.number().int().min(0).max(16),
+  instanceQueue: z.coerce.number().int().min(0).max(8),
 });
 
 /** Builds the typed config; `env` is passed in so the environment is read in one place. */
@@ -94,6 +98,7 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     idleTtlSeconds: options.idleTtlSeconds ?? env.AVIARY_IDLE_TTL ?? 300,
     isolation: options.isolation ?? env.AVIARY_ISOLATION ?? 'auto',
     prewarm: options.prewarm ?? env.AVIARY_PREWARM ?? 1,
+    instanceQueue: options.instanceQueue ?? env.AVIARY_INSTANCE_QUEUE ?? 1,
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -110,6 +115,7 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     idleTtlMs: c.idleTtlSeconds * 1000,
     isolation: c.isolation,
     prewarm: c.prewarm,
+    instanceQueue: c.instanceQueue,
     adminKey: env.AVIARY_ADMIN_KEY || undefined,
     adminAccessKey: adminAccessKey(env),
     limits: { ...DEFAULT_LIMITS, ...options.limits },

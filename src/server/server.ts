@@ -83,6 +83,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
     idleTtlMs: config.idleTtlMs,
     prewarm: config.prewarm,
     queueLimit: config.limits.queuePerFunction,
+    instanceQueue: config.instanceQueue,
     warn: log.warn,
     onStrayLog: (target, requestId, line) => recorder.logs([{
       invocationId: requestId ?? '', functionId: target.functionId, version: target.version, time: line.time, stream: line.stream, message: line.message,

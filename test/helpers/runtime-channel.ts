@@ -110,7 +110,7 @@ export class RuntimeChannel {
     this.send({
       t: 'invoke',
       id,
-      deadlineMs: Date.now() + 30_000,
+      timeoutMs: 30_000,
       invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:test:1',
       traceId: null,
       clientContext: null,

@@ -318,7 +318,7 @@ function safeString(err) {
  * @typedef {object} InvokeMessage
  * @property {'invoke'} t
  * @property {string} id
- * @property {number} deadlineMs
+ * @property {number} timeoutMs  the clock starts now, when the invocation starts (it may have waited in the pipe)
  * @property {string} [invokedFunctionArn]
  * @property {string | null} [traceId]
  * @property {unknown} [clientContext]
@@ -534,7 +534,7 @@ class Context {
     this.logStreamName = fn.logStreamName;
     this.clientContext = msg.clientContext ?? undefined;
     this.identity = msg.identity ?? undefined;
-    this.#deadlineMs = msg.deadlineMs;
+    this.#deadlineMs = Date.now() + msg.timeoutMs;
     this.#callback = callback;
   }
 

@@ -298,7 +298,8 @@ class LambdaContext:
         self.client_context = ClientContext(cc) if isinstance(cc, dict) else None
         ident = msg.get("identity")
         self.identity = CognitoIdentity(ident) if isinstance(ident, dict) else None
-        self._deadline_ms = msg.get("deadlineMs") or 0
+        # the clock starts now, when the invocation starts (it may have waited in the pipe)
+        self._deadline_ms = time.time() * 1000 + (msg.get("timeoutMs") or 0)
 
     def get_remaining_time_in_millis(self):
         return max(0, int(self._deadline_ms - time.time() * 1000))

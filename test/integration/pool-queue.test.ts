@@ -1,0 +1,118 @@
+// Queueing at a busy instance (--instance-queue, src/pool/pool.ts): when a short-running
+// function is at its instance limit, the next request is sent to a busy instance and starts
+// right after the running one, one at a time. If that instance dies first, the queued request
+// never ran and runs once on a fresh instance. Real server processes, real sandboxes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+import { fixture, TestApi, waitFor, type ApiResponse, type InvokeBody } from '../helpers/api.ts';
+
+interface Instances {
+  live: number;
+  idle: number;
+  busy: number;
+  waiting: number;
+  queued: number;
+}
+
+let server: RunningServer;
+let api: TestApi;
+let off: RunningServer;
+let offApi: TestApi;
+
+before(async () => {
+  [server, off] = await Promise.all([startServer(), startServer({ args: ['--instance-queue', '0'] })]);
+  api = new TestApi(server.url, server.adminKey);
+  offApi = new TestApi(off.url, off.adminKey);
+});
+after(async () => {
+  await Promise.all([server?.stop(), off?.stop()]);
+});
+
+async function instances(client: TestApi, name: string): Promise<Instances> {
+  const r = await client.request('GET', `/v1/functions/${name}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.instances as Instances;
+}
+
+/** Deploys node-crash-on-demand with one instance and makes ten short invocations (its run-time average). */
+async function deployWarm(client: TestApi, name: string, config: { timeout?: number; warmSleepMs?: number } = {}): Promise<void> {
+  const d = await client.deployDir(name, fixture('node-crash-on-demand'), { handler: 'index.handler', maxInstances: 1, timeout: config.timeout ?? 10 });
+  assert.equal(d.status, 201, d.text);
+  for (let i = 0; i < 10; i++) {
+    const r = await client.invoke(name, { sleepMs: config.warmSleepMs ?? 0 });
+    assert.equal(r.json.status, 'succeeded', JSON.stringify(r.json.error));
+  }
+}
+
+/** Starts a long first invocation, then a second one once the first is running; resolves both. */
+async function busyThenAnother(client: TestApi, name: string, first: unknown, seen: (i: Instances) => boolean): Promise<{ a: ApiResponse<InvokeBody>; b: ApiResponse<InvokeBody>; observed: string | true }> {
+  const a = client.invoke(name, first);
+  assert.ok(await waitFor(async () => (await instances(client, name)).busy === 1, 5000, 10), 'the first invocation did not start');
+  const b = client.invoke(name, {});
+  let last: Instances | undefined;
+  const ok = await waitFor(async () => seen((last = await instances(client, name))), 2000, 10);
+  return { a: await a, b: await b, observed: ok || `instances while the first ran: ${JSON.stringify(last)}` };
+}
+
+describe('queueing at a busy instance', () => {
+  test('a request for a short function at its limit queues at the busy instance and runs right after, on it', async () => {
+    await deployWarm(api, 'q-fast');
+    const { a, b, observed } = await busyThenAnother(api, 'q-fast', { sleepMs: 600 }, (i) => i.queued === 1 && i.waiting === 0);
+    assert.equal(observed, true, 'the second request was not queued at the instance');
+    assert.equal(a.json.status, 'succeeded', JSON.stringify(a.json.error));
+    assert.equal(b.json.status, 'succeeded', JSON.stringify(b.json.error));
+    assert.deepEqual(a.json.result, { count: 11 });
+    assert.deepEqual(b.json.result, { count: 12 }, 'the same instance, after the first');
+    assert.equal(b.json.cold, false);
+    assert.deepEqual(await instances(api, 'q-fast'), { live: 1, idle: 1, busy: 0, waiting: 0, queued: 0 });
+  });
+
+  test('many concurrent requests on one instance: every one answered, in turn, never two at once', async () => {
+    await deployWarm(api, 'q-many');
+    const results = await Promise.all(Array.from({ length: 30 }, () => api.invoke('q-many', {})));
+    const counts = results.map((r) => {
+      assert.equal(r.json.status, 'succeeded', JSON.stringify(r.json.error));
+      return (r.json.result as { count: number }).count;
+    }).sort((x, y) => x - y);
+    assert.deepEqual(counts, Array.from({ length: 30 }, (_, i) => i + 11), 'each count once: one instance, one at a time');
+    assert.equal((await instances(api, 'q-many')).live, 1);
+  });
+
+  test('the instance crashes while a request is queued at it: that request runs once, on a fresh instance', async () => {
+    await deployWarm(api, 'q-crash');
+    const { a, b, observed } = await busyThenAnother(api, 'q-crash', { sleepMs: 500, crash: 'exit' }, (i) => i.queued === 1);
+    assert.equal(observed, true, 'the second request was not queued at the instance');
+    assert.equal(a.json.status, 'failed');
+    assert.equal(a.json.error?.errorType, 'Runtime.ExitError');
+    assert.equal(b.json.status, 'succeeded', JSON.stringify(b.json.error));
+    assert.deepEqual(b.json.result, { count: 1 }, 'ran on a fresh instance');
+    assert.equal(b.json.cold, true);
+    const next = await api.invoke('q-crash', {});
+    assert.deepEqual(next.json.result, { count: 2 }, 'the queued request ran once on the fresh instance');
+  });
+
+  test('the running invocation times out while a request is queued: that request runs on a fresh instance with its full timeout', async () => {
+    await deployWarm(api, 'q-timeout', { timeout: 1 });
+    const { a, b, observed } = await busyThenAnother(api, 'q-timeout', { sleepMs: 5000 }, (i) => i.queued === 1);
+    assert.equal(observed, true, 'the second request was not queued at the instance');
+    assert.equal(a.json.error?.errorType, 'Sandbox.Timedout');
+    assert.equal(b.json.status, 'succeeded', JSON.stringify(b.json.error));
+    assert.deepEqual(b.json.result, { count: 1 });
+  });
+
+  test('a function whose invocations take longer than 10 ms waits for a free instance instead', async () => {
+    await deployWarm(api, 'q-slow', { warmSleepMs: 40 });
+    const { a, b, observed } = await busyThenAnother(api, 'q-slow', { sleepMs: 600 }, (i) => i.waiting === 1);
+    assert.equal(observed, true, 'the second request did not wait in the function queue');
+    assert.deepEqual([a.json.status, b.json.status], ['succeeded', 'succeeded']);
+  });
+
+  test('--instance-queue 0: requests wait in the function queue, never at an instance', async () => {
+    await deployWarm(offApi, 'q-off');
+    const { a, b, observed } = await busyThenAnother(offApi, 'q-off', { sleepMs: 600 }, (i) => i.waiting === 1 && i.queued === 0);
+    assert.equal(observed, true, 'the second request did not wait in the function queue');
+    assert.deepEqual([a.json.status, b.json.status], ['succeeded', 'succeeded']);
+    assert.deepEqual(b.json.result, { count: 12 });
+  });
+});

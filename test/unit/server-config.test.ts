@@ -1,0 +1,23 @@
+// Server configuration (src/server/config.ts): flags beat AVIARY_* variables, which beat the
+// defaults; a bad value is a validation error naming the setting.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/server/config.ts';
+
+describe('server configuration', () => {
+  test('instance queue: default 1, from AVIARY_INSTANCE_QUEUE, a flag beats the variable', () => {
+    assert.equal(loadConfig({}, {}).instanceQueue, 1);
+    assert.equal(loadConfig({}, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 0);
+    assert.equal(loadConfig({ instanceQueue: 3 }, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 3);
+  });
+
+  for (const [value, problem] of [['9', /instanceQueue: Too big: expected number to be <=8/], ['-1', /instanceQueue: Too small/], ['1.5', /instanceQueue: Invalid input: expected int/], ['many', /instanceQueue: Invalid input: expected number/]] as const) {
+    test(`AVIARY_INSTANCE_QUEUE=${value} is refused, naming the setting`, () => {
+      assert.throws(() => loadConfig({}, { AVIARY_INSTANCE_QUEUE: value }), (e: Error) => {
+        assert.match(e.message, /server configuration/);
+        assert.match(e.message, problem);
+        return true;
+      });
+    });
+  }
+});
