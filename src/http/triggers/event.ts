@@ -64,27 +64,27 @@ export const ACCOUNT_ID = 'anonymous';
 export const API_ID = 'aviary';
 export const STAGE = '$default';
 
-/** The 2.0 event for `req` routed to `match`. */
-export function toHttpApiEvent(req: TriggerRequest, match: Pick<RouteMatch<unknown>, 'routeKey' | 'pathParameters'>): HttpApiEvent {
-  const url = req.url;
-  const q = url.indexOf('?');
-  const rawPath = q === -1 ? url : url.slice(0, q);
-  const rawQueryString = q === -1 ? '' : url.slice(q + 1);
+/**
+ * `TriggerRequest` with node's `req.rawHeaders` in place of `headers`: what the hot path has at
+ * hand without node building `req.headersDistinct` (an array per header) first.
+ */
+export interface RawTriggerRequest extends Omit<TriggerRequest, 'headers'> {
+  /** node's `req.rawHeaders`: names as received (any case) alternating with values, repeats kept. */
+  rawHeaders: string[];
+}
 
-  const headers: Record<string, string> = {};
-  let cookies: string[] | undefined;
+type EventMatch = Pick<RouteMatch<unknown>, 'routeKey' | 'pathParameters'>;
+
+/** The 2.0 event for `req` routed to `match`. */
+export function toHttpApiEvent(req: TriggerRequest, match: EventMatch): HttpApiEvent {
+  const { rawPath, rawQueryString } = splitUrl(req.url);
+  const collected = newCollectedHeaders();
   const src = req.headers;
   for (const name in src) {
     const v = src[name];
-    if (v === undefined || name.charCodeAt(0) === 58 /* ':' HTTP/2 pseudo-header */) continue;
-    if (name === 'cookie') {
-      cookies = splitCookies(v, cookies);
-      continue;
-    }
-    const value = typeof v === 'string' ? v : v.join(',');
-    if (name === '__proto__') define(headers, name, value);
-    else headers[name] = value;
+    if (v !== undefined) addHeader(collected, name, v);
   }
+  const { headers, cookies } = collected;
 
   const host = headers.host ?? '';
   const event = {
@@ -128,6 +128,96 @@ export function toHttpApiEvent(req: TriggerRequest, match: Pick<RouteMatch<unkno
   if (match.pathParameters !== undefined) event.pathParameters = match.pathParameters;
   event.isBase64Encoded = isBase64Encoded;
   return event;
+}
+
+const REQUEST_CONTEXT_JSON = `,"requestContext":{"accountId":${JSON.stringify(ACCOUNT_ID)},"apiId":${JSON.stringify(API_ID)},"domainName":`;
+const STAGE_JSON = `,"stage":${JSON.stringify(STAGE)},"time":`;
+
+/**
+ * `JSON.stringify(toHttpApiEvent(…))`, character for character, for `req` given as node's
+ * `rawHeaders`: node's `headersDistinct` is every raw line, name lower-cased, in arrival order
+ * (none dropped, unlike `req.headers`), so collecting the raw lines gives the same headers.
+ * Written as text, without `headersDistinct` or an event object; the headers still go through
+ * a plain object so key order (array-index names such as `123` first) and `__proto__` match.
+ */
+export function httpApiEventJson(req: RawTriggerRequest, match: EventMatch): string {
+  const { rawPath, rawQueryString } = splitUrl(req.url);
+  const collected = newCollectedHeaders();
+  const raw = req.rawHeaders;
+  // lower-cased as node's headersDistinct does; a name without a value (node never makes one) counts as ''
+  for (let i = 0; i < raw.length; i += 2) addHeader(collected, raw[i]!.toLowerCase(), raw[i + 1] ?? '');
+  const { headers, cookies } = collected;
+
+  const host = headers.host ?? '';
+  const routeKey = jsonString(match.routeKey);
+  let json = `{"version":"2.0","routeKey":${routeKey},"rawPath":${jsonString(rawPath)},"rawQueryString":${jsonString(rawQueryString)}`;
+  if (cookies !== undefined && cookies.length > 0) json += `,"cookies":${JSON.stringify(cookies)}`;
+  json += `,"headers":${JSON.stringify(headers)}`;
+  const query = rawQueryString === '' ? undefined : parseQuery(rawQueryString);
+  if (query !== undefined) json += `,"queryStringParameters":${JSON.stringify(query)}`;
+  json += `${REQUEST_CONTEXT_JSON}${jsonString(host)},"domainPrefix":${jsonString(domainPrefix(host))}`
+    + `,"http":{"method":${jsonString(req.method)},"path":${jsonString(decodePath(rawPath))},"protocol":${jsonString(`HTTP/${req.httpVersion}`)}`
+    + `,"sourceIp":${jsonString(req.sourceIp)},"userAgent":${jsonString(headers['user-agent'] ?? '')}}`
+    + `,"requestId":${jsonString(req.requestId)},"routeKey":${routeKey}${STAGE_JSON}${jsonString(formatRequestTime(req.timeEpoch))}`
+    + `,"timeEpoch":${jsonNumber(req.timeEpoch)}}`;
+  const body = req.body;
+  let isBase64Encoded = false;
+  if (body.length > 0) {
+    if (isTextContentType(headers['content-type'])) {
+      json += `,"body":${JSON.stringify(body.toString('utf8'))}`;
+    } else {
+      json += `,"body":"${body.toString('base64')}"`; // the base64 alphabet needs no escaping
+      isBase64Encoded = true;
+    }
+  }
+  if (match.pathParameters !== undefined) json += `,"pathParameters":${JSON.stringify(match.pathParameters)}`;
+  return `${json},"isBase64Encoded":${isBase64Encoded}}`;
+}
+
+function splitUrl(url: string): { rawPath: string; rawQueryString: string } {
+  const q = url.indexOf('?');
+  return q === -1 ? { rawPath: url, rawQueryString: '' } : { rawPath: url.slice(0, q), rawQueryString: url.slice(q + 1) };
+}
+
+/** The event's `headers` and `cookies` as they are being collected. */
+interface CollectedHeaders {
+  headers: Record<string, string>;
+  cookies: string[] | undefined;
+}
+
+function newCollectedHeaders(): CollectedHeaders {
+  return { headers: {}, cookies: undefined };
+}
+
+/**
+ * Adds one header (lower-cased name; one line, or all of a name's lines) to the event:
+ * HTTP/2 pseudo-headers skipped, `cookie` split into `cookies`, repeated names joined with `,`.
+ */
+function addHeader(into: CollectedHeaders, name: string, value: string | string[]): void {
+  if (name.charCodeAt(0) === 58 /* ':' HTTP/2 pseudo-header */) return;
+  if (name === 'cookie') {
+    into.cookies = splitCookies(value, into.cookies);
+    return;
+  }
+  const line = typeof value === 'string' ? value : value.join(',');
+  const headers = into.headers;
+  if (Object.hasOwn(headers, name)) headers[name] += `,${line}`;
+  else if (name === '__proto__') define(headers, name, line);
+  else headers[name] = line;
+}
+
+/** `JSON.stringify(s)`, skipping the builtin's per-call setup for the usual string that needs no escaping. */
+function jsonString(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // what JSON.stringify escapes: controls, '"', '\\', unpaired surrogates (any surrogate goes the slow way)
+    if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? `${n}` : 'null';
 }
 
 /** Whether API Gateway delivers a body of this content type as text rather than base64. */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isAviaryError } from '../../shared/errors.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { Invoker } from '../../invoke/index.ts';
-import { toHttpApiEvent } from './event.ts';
+import { httpApiEventJson } from './event.ts';
 import { discardBody } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
@@ -50,10 +50,10 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
       if (size > maxBodyBytes) return;
       const route = match.value;
       const requestId = randomUUID();
-      const event = toHttpApiEvent({
+      const eventJson = httpApiEventJson({
         method: req.method ?? 'GET',
         url,
-        headers: req.headersDistinct,
+        rawHeaders: req.rawHeaders,
         body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
         sourceIp: req.socket.remoteAddress ?? '',
         requestId,
@@ -64,7 +64,7 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
         namespace: route.namespace,
         ref: registry.functionName(route.functionId),
         qualifier: route.qualifier,
-        eventJson: JSON.stringify(event),
+        eventJson,
         source: 'http',
       }).then((result) => {
         if (!result.ok) {
