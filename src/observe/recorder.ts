@@ -1,22 +1,19 @@
-import type { InvocationRecord, LogRecord, Store } from '../store/index.ts';
+import type { InvocationRecord, LogRecord, RecordWriter, Store } from '../store/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { systemClock } from '../shared/clock.ts';
 
 const FLUSH_EVERY_MS = 200;
 const FLUSH_AT_RECORDS = 2000;
 const PRUNE_EVERY_MS = 3600_000;
-/** Rows per write transaction: ~2 ms of work, so requests never wait long behind a flush. */
-const WRITE_SLICE = 128;
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Invocation records and log lines, written to the store in batches off the hot path: an
- * invocation only appends to an array. Observation never blocks or fails an invocation; a
- * failed write is reported and dropped.
+ * Invocation records and log lines, written in batches off the hot path: an invocation only
+ * appends to an array, and the writer may work on another thread. Observation never blocks or
+ * fails an invocation; a failed write is reported and dropped.
  */
 export class Recorder {
   readonly #store: Store;
+  readonly #writer: RecordWriter;
   readonly #clock: Clock;
   readonly #retentionMs: number;
   readonly #warn: (message: string) => void;
@@ -26,8 +23,9 @@ export class Recorder {
   #flushing: Promise<void> = Promise.resolve();
   readonly #pruner: NodeJS.Timeout;
 
-  constructor(opts: { store: Store; retentionMs: number; warn: (message: string) => void; clock?: Clock }) {
+  constructor(opts: { store: Store; writer: RecordWriter; retentionMs: number; warn: (message: string) => void; clock?: Clock }) {
     this.#store = opts.store;
+    this.#writer = opts.writer;
     this.#clock = opts.clock ?? systemClock;
     this.#retentionMs = opts.retentionMs;
     this.#warn = opts.warn;
@@ -67,16 +65,7 @@ export class Recorder {
     this.#logs = [];
     this.#flushing = this.#flushing.then(async () => {
       try {
-        // in slices, yielding between them: one big transaction would stall the event loop (and
-        // every request waiting on it) for tens of milliseconds under load
-        for (let i = 0; i < invocations.length; i += WRITE_SLICE) {
-          await this.#store.insertInvocations(invocations.slice(i, i + WRITE_SLICE));
-          await yieldToEventLoop();
-        }
-        for (let i = 0; i < logs.length; i += WRITE_SLICE) {
-          await this.#store.insertLogs(logs.slice(i, i + WRITE_SLICE));
-          await yieldToEventLoop();
-        }
+        await this.#writer.write(invocations, logs);
       } catch (err) {
         this.#warn(`dropped ${invocations.length} invocation records and ${logs.length} log lines: ${(err as Error).message}`);
       }
@@ -95,5 +84,6 @@ export class Recorder {
   async close(): Promise<void> {
     clearInterval(this.#pruner);
     await this.flush();
+    await this.#writer.close();
   }
 }

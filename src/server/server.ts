@@ -10,7 +10,7 @@ import { Recorder } from '../observe/index.ts';
 import { Pool } from '../pool/index.ts';
 import { Registry } from '../registry/index.ts';
 import { ProcessSandbox } from '../sandbox/index.ts';
-import { SqliteDatabase, SqliteStore } from '../store/index.ts';
+import { SqliteDatabase, SqliteRecordWriter, SqliteStore, StoreRecordWriter } from '../store/index.ts';
 import { Scheduler, Schedules, SqliteScheduleStore } from '../triggers/schedule/index.ts';
 import { EventBus, Rules, SqliteRuleStore } from '../triggers/events/index.ts';
 import { AsyncConfigs, AsyncDispatcher, AsyncService, SqliteQueue } from '../async/index.ts';
@@ -53,7 +53,8 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
   // (no "type": Node then detects ESM syntax in a plain .js, as it does for the sandbox's /var/task)
   writeFileSync(path.join(packagesDir, 'package.json'), '{}\n');
 
-  const database = new SqliteDatabase(path.join(config.dataDir, 'aviary.db'));
+  const databaseFile = path.join(config.dataDir, 'aviary.db');
+  const database = new SqliteDatabase(databaseFile);
   const store = new SqliteStore(database);
   const keys = new Keys(store, { secrets: SecretBox.loadOrCreate(path.join(config.dataDir, 'master.key')) });
   const { adminKey, adminCredentials } = await setUpAdmin(keys, config.dataDir, { token: config.adminKey, ...config.adminAccessKey }, Date.now());
@@ -77,7 +78,9 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
     maxResponseBytes: config.limits.syncPayloadBytes,
     warn: log.warn,
   });
-  const recorder = new Recorder({ store, retentionMs: config.limits.retentionMs, warn: log.warn });
+  // invocation records and logs are written from a worker thread with its own connection
+  const writer = new SqliteRecordWriter(databaseFile, { fallback: new StoreRecordWriter(store), warn: log.warn });
+  const recorder = new Recorder({ store, writer, retentionMs: config.limits.retentionMs, warn: log.warn });
   const pool = new Pool({
     sandbox,
     idleTtlMs: config.idleTtlMs,

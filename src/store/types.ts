@@ -122,3 +122,12 @@ export interface Store {
   /** Deletes logs and invocation records started before `before`. Returns rows deleted. */
   prune(before: number): Promise<number>;
 }
+
+/**
+ * Appends batches of invocation records and log lines: the recorder's way into a store, which
+ * may do the writing off the server's main thread. A batch is readable once `write` resolves.
+ */
+export interface RecordWriter {
+  write(invocations: InvocationRecord[], logs: LogRecord[]): Promise<void>;
+  close(): Promise<void>;
+}

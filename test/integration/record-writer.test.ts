@@ -1,0 +1,73 @@
+// The SQLite record writer (src/store/sqlite/record-writer.ts): batches written from its own
+// thread and connection are readable on the main connection once write() resolves; if the
+// thread cannot work, it says so once and the fallback writes on the calling thread.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SqliteDatabase, SqliteRecordWriter, SqliteStore, StoreRecordWriter, type InvocationRecord, type LogRecord } from '../../src/store/index.ts';
+
+let dir: string;
+let database: SqliteDatabase;
+let store: SqliteStore;
+
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'aviary-records-'));
+  database = new SqliteDatabase(path.join(dir, 'aviary.db'));
+  store = new SqliteStore(database);
+});
+after(() => {
+  database.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const invocation = (id: string): InvocationRecord => ({
+  id, namespace: 'default', functionId: 'fn-1', version: 1, source: 'http', status: 'succeeded', cold: false,
+  startedAt: Date.now(), durationMs: 0.2, initMs: null, errorType: null, errorMessage: null,
+});
+const line = (invocationId: string, i: number): LogRecord => ({
+  invocationId, functionId: 'fn-1', version: 1, time: Date.now(), stream: 'stdout', message: `line ${i} ✓`,
+});
+const count = (table: string): number => Number((database.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
+
+describe('SQLite record writer', () => {
+  test('writes from its own thread; what it wrote is readable as soon as write() resolves', async () => {
+    const warnings: string[] = [];
+    const writer = new SqliteRecordWriter(path.join(dir, 'aviary.db'), { fallback: new StoreRecordWriter(store), warn: (m) => warnings.push(m) });
+    const before = count('invocations');
+    // more than one write slice, in two batches
+    await writer.write(Array.from({ length: 300 }, (_, i) => invocation(`a-${i}`)), [line('a-0', 1), line('a-0', 2)]);
+    await writer.write([invocation('b-0')], Array.from({ length: 200 }, (_, i) => line('b-0', i)));
+    assert.equal(count('invocations') - before, 301);
+    const logs = await store.queryLogs({ functionId: 'fn-1', invocationId: 'b-0', limit: 1000 });
+    assert.equal(logs.length, 200);
+    assert.equal(logs[199]!.message, 'line 199 ✓');
+    await writer.close();
+    assert.deepEqual(warnings, []);
+  });
+
+  test('a thread that cannot open the database: one warning, then the fallback writes', async () => {
+    const warnings: string[] = [];
+    const missing = path.join(dir, 'not-a-dir', '\0bad', 'aviary.db');
+    const writer = new SqliteRecordWriter(missing, { fallback: new StoreRecordWriter(store), warn: (m) => warnings.push(m) });
+    const before = count('invocations');
+    // the first batch may be lost with the thread (the recorder reports that); later ones are not
+    await writer.write([invocation('c-0')], []).catch(() => {});
+    assert.ok(await waitUntil(() => warnings.length > 0), 'no warning about the failed thread');
+    await writer.write([invocation('c-1')], []);
+    assert.ok(count('invocations') - before >= 1);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /the thread writing invocation records stopped .*writing them on the main thread from now on/);
+    await writer.close();
+  });
+});
+
+async function waitUntil(check: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
