@@ -1,4 +1,8 @@
-/** Starts bench/baseline-server.ts as a child process (same Node binary) and stops it by PID. */
+/**
+ * Starts a reference server (bench/baseline-server.ts, bench/ipc-floor-server.ts) as a child
+ * process with the same Node binary, and stops it by PID.
+ */
+import path from 'node:path';
 import { spawnTracked } from './procs.ts';
 
 export interface Baseline {
@@ -7,12 +11,12 @@ export interface Baseline {
   stop(): Promise<void>;
 }
 
-export async function startBaseline(script: string): Promise<Baseline> {
-  const child = spawnTracked('baseline server', process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startBaseline(script: string, args: string[] = []): Promise<Baseline> {
+  const child = spawnTracked(path.basename(script, '.ts'), process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the baseline server did not start within 10 s:\n${output}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${path.basename(script)} did not start within 10 s:\n${output}`)), 10_000);
     const onData = (c: Buffer): void => {
       output += c.toString();
       const m = /listening (\d+)/.exec(output);
@@ -25,7 +29,7 @@ export async function startBaseline(script: string): Promise<Baseline> {
     child.stderr!.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the baseline server exited (code ${code}) before listening:\n${output}`));
+      reject(new Error(`${path.basename(script)} exited (code ${code}) before listening:\n${output}`));
     });
   });
   return {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NODE_HELLO, PYTHON_HELLO, startAviary, type BenchServer } from './aviary.ts';
 import { startBaseline } from './baseline.ts';
+import { DEFAULT_INSTANCE_QUEUE } from '../src/server/config.ts';
 import { cleanup, descendantPids, installSignalHandlers, onCleanup, processTree, rssKiB, wasInterrupted, type ProcessTree } from './procs.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
 import { fmt, machineInfo, round, signed, table, type MachineInfo } from './report.ts';
@@ -32,6 +33,7 @@ Options:
   --rounds <n>          rounds of (baseline, Aviary) load phases; the median round is reported (default 3)
   --threads <n>         wrk threads (default 1: see docs/performance.md)
   --max-instances <n>   maxInstances of the hello function (default: nproc, one per core)
+  --instance-queue <n>  the server's --instance-queue (default: the server's default, ${DEFAULT_INSTANCE_QUEUE})
   --cold-runs <n>       cold starts measured per runtime (default 20)
   --cold-gap <ms>       pause between deploy and first request, for the spare process to be ready (default 500)
   --idle-functions <n>  functions deployed for the idle-cost phase (default 200)
@@ -50,6 +52,7 @@ interface Options {
   rounds: number;
   threads: number;
   maxInstances: number;
+  instanceQueue: number;
   coldRuns: number;
   coldGapMs: number;
   idleFunctions: number;
@@ -71,6 +74,7 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '1' },
       'max-instances': { type: 'string', default: String(os.availableParallelism()) },
+      'instance-queue': { type: 'string', default: String(DEFAULT_INSTANCE_QUEUE) },
       'cold-runs': { type: 'string', default: '20' },
       'cold-gap': { type: 'string', default: '500' },
       'idle-functions': { type: 'string', default: '200' },
@@ -101,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     rounds: Math.round(num('rounds', values.rounds, 1, 20)),
     threads: Math.round(num('threads', values.threads, 1, 64)),
     maxInstances: Math.round(num('max-instances', values['max-instances'], 1, 1000)),
+    instanceQueue: Math.round(num('instance-queue', values['instance-queue'], 0, 8)),
     coldRuns: Math.round(num('cold-runs', values['cold-runs'], 1, 1000)),
     coldGapMs: num('cold-gap', values['cold-gap'], 0, 60_000),
     idleFunctions: Math.round(num('idle-functions', values['idle-functions'], 1, 5000)),
@@ -139,8 +144,12 @@ interface CpuShare {
   serverInvoluntaryCsPerReq: number;
 }
 
+/** The raw Node server, the bare process hand-off (bench/ipc-floor-server.ts), and Aviary. */
+type WarmTarget = 'baseline' | 'ipc-floor' | 'aviary';
+const WARM_TARGETS: readonly WarmTarget[] = ['baseline', 'ipc-floor', 'aviary'];
+
 interface LoadRun {
-  target: 'baseline' | 'aviary';
+  target: WarmTarget;
   round: number;
   wrk: WrkResult;
   cpu: CpuShare;
@@ -148,7 +157,7 @@ interface LoadRun {
 
 /** The median of each figure over the rounds of one (target, connections) pair. */
 interface LoadSummary {
-  target: 'baseline' | 'aviary';
+  target: WarmTarget;
   connections: number;
   rounds: number;
   rps: number;
@@ -162,36 +171,41 @@ interface WarmResults {
   isolation: string;
   maxInstances: number;
   summary: LoadSummary[];
-  ratios: { connections: number; throughputRatio: number; p50DiffMs: number; p99DiffMs: number }[];
+  /** Aviary against the baseline, and against the IPC floor (the process hand-off alone). */
+  ratios: { connections: number; throughputRatio: number; floorRatio: number; ofFloor: number; p50DiffMs: number; p99DiffMs: number }[];
+  instanceQueue: number;
   /** Sequential warm invocations through the management API: where the per-request time goes. */
   stages: { invocations: number; serverDurationP50Ms: number; clientP50Ms: number; clientP99Ms: number };
   runs: LoadRun[];
 }
 
 async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
-  log('warm: starting the baseline server and Aviary');
+  log('warm: starting the baseline server, the IPC floor and Aviary');
   const baseline = await startBaseline(path.join(import.meta.dirname, 'baseline-server.ts'));
-  const aviary = await startAviary([]);
+  // the same number of processes as Aviary's instances, each holding as many requests
+  const floor = await startBaseline(path.join(import.meta.dirname, 'ipc-floor-server.ts'), [String(o.maxInstances), String(1 + o.instanceQueue)]);
+  const aviary = await startAviary(['--instance-queue', String(o.instanceQueue)]);
   const isolation = await healthIsolation(aviary);
   await deployHello(aviary, o.maxInstances);
   await checkHello(baseline.url);
+  await checkHello(floor.url);
   await checkHello(aviary.url);
+  const servers = { baseline, 'ipc-floor': floor, aviary };
 
   const runs: LoadRun[] = [];
   for (let round = 1; round <= o.rounds; round++) {
     for (const connections of o.connections) {
       // alternate the order, so a drift in the machine's load does not favour one side
-      const order = round % 2 === 1 ? (['baseline', 'aviary'] as const) : (['aviary', 'baseline'] as const);
+      const order = round % 2 === 1 ? WARM_TARGETS : [...WARM_TARGETS].reverse();
       for (const target of order) {
-        const url = target === 'baseline' ? baseline.url : aviary.url;
-        const pid = target === 'baseline' ? baseline.pid : aviary.pid;
+        const { url, pid } = servers[target];
         const settings = { url: `${url}/hello`, connections, threads: o.threads, timeoutS: 10, scratchDir: scratch };
         if (o.warmupS > 0) await runWrk({ ...settings, durationS: o.warmupS });
         const before = cpuSnapshot(pid);
         const wrk = await runWrk({ ...settings, durationS: o.durationS });
         const after = cpuSnapshot(pid);
         runs.push({ target, round, wrk, cpu: cpuShare(before, after, wrk.requests) });
-        log(`warm: round ${round}/${o.rounds} ${target.padEnd(8)} c=${String(connections).padEnd(3)} ${fmt(wrk.rps, 0)} req/s  p50 ${fmt(wrk.p50Ms, 3)} ms  p99 ${fmt(wrk.p99Ms, 3)} ms  errors ${errorCount(wrk)}  (load average ${os.loadavg()[0]!.toFixed(2)})`);
+        log(`warm: round ${round}/${o.rounds} ${target.padEnd(9)} c=${String(connections).padEnd(3)} ${fmt(wrk.rps, 0)} req/s  p50 ${fmt(wrk.p50Ms, 3)} ms  p99 ${fmt(wrk.p99Ms, 3)} ms  errors ${errorCount(wrk)}  (load average ${os.loadavg()[0]!.toFixed(2)})`);
         if (errorCount(wrk) > 0) log(`warm: WARNING: ${target} had errors: ${JSON.stringify(wrk.errors)}`);
       }
     }
@@ -210,11 +224,12 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
     }
   }
   await aviary.stop();
+  await floor.stop();
   await baseline.stop();
 
   const summary: LoadSummary[] = [];
   for (const connections of o.connections) {
-    for (const target of ['baseline', 'aviary'] as const) {
+    for (const target of WARM_TARGETS) {
       const rs = runs.filter((r) => r.target === target && r.wrk.connections === connections);
       const m = (f: (r: LoadRun) => number): number => median(rs.map(f));
       summary.push({
@@ -238,12 +253,14 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
   }
   const ratios = o.connections.map((c) => {
     const b = summary.find((r) => r.target === 'baseline' && r.connections === c)!;
+    const f = summary.find((r) => r.target === 'ipc-floor' && r.connections === c)!;
     const a = summary.find((r) => r.target === 'aviary' && r.connections === c)!;
-    return { connections: c, throughputRatio: a.rps / b.rps, p50DiffMs: a.p50Ms - b.p50Ms, p99DiffMs: a.p99Ms - b.p99Ms };
+    return { connections: c, throughputRatio: a.rps / b.rps, floorRatio: f.rps / b.rps, ofFloor: a.rps / f.rps, p50DiffMs: a.p50Ms - b.p50Ms, p99DiffMs: a.p99Ms - b.p99Ms };
   });
   return {
     isolation,
     maxInstances: o.maxInstances,
+    instanceQueue: o.instanceQueue,
     summary,
     ratios,
     stages: { invocations: server.length, serverDurationP50Ms: median(server), clientP50Ms: median(client), clientP99Ms: percentile(client, 99) },
@@ -576,16 +593,17 @@ function render(r: Results): string {
   lines.push(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memTotalGiB} GiB RAM (${m.memAvailableGiB} available), Linux ${m.kernel}, Node ${m.node}, wrk ${m.wrk}, load average at start ${m.loadAverage.join(' ')}`);
   if (r.warm) {
     const w = r.warm;
-    lines.push('', `Warm HTTP: GET /hello; median of ${r.settings.rounds} round(s), each ${r.settings.durationS} s measured after ${r.settings.warmupS} s warm-up; wrk -t${r.settings.threads}; Aviary isolation ${w.isolation}, hello maxInstances ${w.maxInstances}`);
+    lines.push('', `Warm HTTP: GET /hello; median of ${r.settings.rounds} round(s), each ${r.settings.durationS} s measured after ${r.settings.warmupS} s warm-up; wrk -t${r.settings.threads}; Aviary isolation ${w.isolation}, hello maxInstances ${w.maxInstances}, --instance-queue ${w.instanceQueue}; ipc-floor: ${w.maxInstances} worker processes of the same handler, ${w.instanceQueue + 1} requests each at most (bench/ipc-floor-server.ts)`);
     lines.push(table(
       ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'instances CPU µs/req', 'other CPU µs/req', 'server cs/req vol+invol', 'machine busy'],
       w.summary.map((x) => [x.target, String(x.connections), fmt(x.rps, 0), fmt(x.p50Ms, 3), fmt(x.p99Ms, 3), String(x.errors),
-        fmt(x.cpu.serverUsPerReq, 1), x.target === 'aviary' ? fmt(x.cpu.instancesUsPerReq, 1) : '-', fmt(x.cpu.otherUsPerReq, 1),
+        fmt(x.cpu.serverUsPerReq, 1), x.target === 'baseline' ? '-' : fmt(x.cpu.instancesUsPerReq, 1), fmt(x.cpu.otherUsPerReq, 1),
         `${fmt(x.cpu.serverVoluntaryCsPerReq, 2)}+${fmt(x.cpu.serverInvoluntaryCsPerReq, 2)}`, `${fmt(x.cpu.machineBusyPct, 0)}%`]),
     ));
     lines.push(table(
-      ['Aviary vs baseline', 'throughput ratio', 'p50 diff ms', 'p99 diff ms'],
-      w.ratios.map((x) => [`${x.connections} connection${x.connections === 1 ? '' : 's'}`, `${fmt(100 * x.throughputRatio, 1)}%`, signed(x.p50DiffMs, 3), signed(x.p99DiffMs, 3)]),
+      ['Aviary vs baseline', 'throughput ratio', 'p50 diff ms', 'p99 diff ms', 'IPC floor vs baseline', 'Aviary vs IPC floor'],
+      w.ratios.map((x) => [`${x.connections} connection${x.connections === 1 ? '' : 's'}`, `${fmt(100 * x.throughputRatio, 1)}%`, signed(x.p50DiffMs, 3), signed(x.p99DiffMs, 3),
+        `${fmt(100 * x.floorRatio, 1)}%`, `${fmt(100 * x.ofFloor, 1)}%`]),
     ));
     lines.push(`management API invoke of the warm function, sequential (${w.stages.invocations}): server durationMs p50 ${fmt(w.stages.serverDurationP50Ms, 3)} ms, client p50 ${fmt(w.stages.clientP50Ms, 3)} ms, p99 ${fmt(w.stages.clientP99Ms, 3)} ms`);
   }

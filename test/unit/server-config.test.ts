@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/server/config.ts';
 
 describe('server configuration', () => {
-  test('instance queue: default 1, from AVIARY_INSTANCE_QUEUE, a flag beats the variable', () => {
-    assert.equal(loadConfig({}, {}).instanceQueue, 1);
+  test('instance queue: default 2, from AVIARY_INSTANCE_QUEUE, a flag beats the variable', () => {
+    assert.equal(loadConfig({}, {}).instanceQueue, 2);
     assert.equal(loadConfig({}, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 0);
     assert.equal(loadConfig({ instanceQueue: 3 }, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 3);
   });

@@ -8,6 +8,21 @@ import { discardBody } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
 const NOT_FOUND = Buffer.from('{"message":"Not Found"}');
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The body's declared length from the raw headers (reading `req.headers` would build the whole
+ * headers object): 0 when there is none, -1 when it is chunked (length unknown until read).
+ */
+function bodyLength(rawHeaders: string[]): number {
+  let length = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(rawHeaders[i + 1]);
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return -1;
+  }
+  return length;
+}
 
 export interface TriggerDeps {
   registry: Registry;
@@ -34,27 +49,14 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
       write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND });
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBodyBytes) {
-      tooLarge(req, res);
-      return;
-    }
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) tooLarge(req, res);
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > maxBodyBytes) return;
+    const dispatch = (body: Buffer): void => {
       const route = match.value;
       const requestId = randomUUID();
       const eventJson = httpApiEventJson({
         method: req.method ?? 'GET',
         url,
         rawHeaders: req.rawHeaders,
-        body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+        body,
         sourceIp: req.socket.remoteAddress ?? '',
         requestId,
         timeEpoch,
@@ -89,6 +91,27 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
         warn(`HTTP trigger ${match.routeKey} failed: ${(err as Error).stack ?? String(err)}`);
         write(res, errorResponse('function-error', requestId));
       });
+    };
+    // a request without a body needs no stream reading at all (node discards the empty rest
+    // once the response is sent): the common GET skips two listeners and the 'end' tick
+    const length = bodyLength(req.rawHeaders);
+    if (length === 0) {
+      dispatch(EMPTY);
+      return;
+    }
+    if (length > maxBodyBytes) {
+      tooLarge(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) tooLarge(req, res);
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size <= maxBodyBytes) dispatch(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
   };
 }
