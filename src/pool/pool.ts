@@ -254,8 +254,13 @@ export class Pool {
     this.#refillAfter(lease);
     const group = this.#groups.get(lease.target.functionId);
     const entry = this.#entries.get(lease.instance);
-    if (group && entry) this.#remove(group, entry);
-    else lease.instance.kill();
+    if (group && entry && group.entries.has(entry)) {
+      // a timed-out run counts too: a function that sometimes hangs should not queue behind it
+      this.#noteRun(group, entry, lease as PoolLease);
+      this.#remove(group, entry);
+    } else {
+      lease.instance.kill();
+    }
   }
 
   /** Keeps `target.minWarm` instances of this version specialised (the newest version of a function). */
