@@ -91,6 +91,12 @@ describe('isolation', () => {
     assert.equal(result.writeTask.code, 'EROFS', JSON.stringify(result.writeTask));
     assert.deepEqual(result.writeTmp, { ok: true, value: 'tmp ok' });
   });
+
+  test('functions run under SCHED_BATCH: a woken instance never preempts the server', async () => {
+    await deploy('sched-probe', 'node-sandbox-probe');
+    const result = (await invokeOk('sched-probe', {})).result;
+    assert.deepEqual(result.schedPolicy, { ok: true, value: 3 }, 'SCHED_BATCH is policy 3');
+  });
 });
 
 describe('logs', () => {
