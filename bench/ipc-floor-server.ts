@@ -3,12 +3,12 @@
  * another process, one at a time per process. `N` worker processes (bench/ipc-floor-worker.ts,
  * the same hello handler) get one JSON line per request on fd 3 and answer on fd 4; each holds
  * at most `DEPTH` requests (the one it runs plus those queued behind it, as Aviary's
- * `--instance-queue`). No sandbox, no API Gateway event, no records, no timeouts, no limits:
+ * `--instance-queue`), under SCHED_BATCH as Aviary's instances. No sandbox, no API Gateway event, no records, no timeouts, no limits:
  * a reference for what the process hand-off itself costs on this machine, not a design.
  *
  * Usage: node bench/ipc-floor-server.ts N DEPTH — prints `listening PORT`, stops on SIGTERM/SIGINT.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -24,10 +24,14 @@ interface Worker {
   rest: string;
 }
 
+const batch = spawnSync('chrt', ['--batch', '0', 'true']).status === 0;
 const queue: { frame: string; res: ServerResponse }[] = [];
 const pool: Worker[] = [];
 for (let i = 0; i < workers; i++) {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'ipc-floor-worker.ts')], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
+  // under SCHED_BATCH where chrt exists, as Aviary's instances (src/sandbox/sandbox.ts)
+  const argv = [process.execPath, path.join(import.meta.dirname, 'ipc-floor-worker.ts')];
+  const command = batch ? ['chrt', '--batch', '0', ...argv] : argv;
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
   const w: Worker = { child, input: child.stdio[3] as Writable, waiting: [], rest: '' };
   (child.stdio[4] as Readable).on('data', (chunk: Buffer) => {
     const lines = (w.rest + chunk.toString('utf8')).split('\n');
