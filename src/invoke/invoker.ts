@@ -49,6 +49,8 @@ export interface InvokerOptions {
   queueWaitMs?: number;
 }
 
+const targetKey = (fn: FunctionRecord, version: VersionRecord): string => `${fn.id}:${version.version}`;
+
 /** Tries for an invocation whose instance died before starting it (each death is another invocation's crash). */
 const MAX_ATTEMPTS = 3;
 
@@ -60,6 +62,8 @@ export class Invoker {
   readonly #o: InvokerOptions;
   /** Pool targets per `functionId:version`, built once (the spec is immutable like the version). */
   readonly #targets = new Map<string, Promise<PoolTarget>>();
+  /** The same targets once built, for the hot path. */
+  readonly #readyTargets = new Map<string, PoolTarget>();
 
   constructor(options: InvokerOptions) {
     this.#o = options;
@@ -68,12 +72,14 @@ export class Invoker {
 
   async invoke(input: InvokeInput): Promise<InvokeResult> {
     const { fn, version } = this.#o.registry.resolve(input.namespace, input.ref, input.qualifier);
-    const payloadBytes = Buffer.byteLength(input.eventJson);
-    if (payloadBytes > this.#o.syncPayloadBytes) {
+    // a UTF-16 unit is at most 3 bytes of UTF-8: count bytes only when the text could be over
+    const limit = this.#o.syncPayloadBytes;
+    const payloadBytes = input.eventJson.length * 3 > limit ? Buffer.byteLength(input.eventJson) : 0;
+    if (payloadBytes > limit) {
       throw new AviaryError('PayloadTooLarge',
-        `request payload is ${payloadBytes} bytes; the limit for synchronous invocations is ${this.#o.syncPayloadBytes} bytes (6 MB): pass large data by reference, e.g. a URL`);
+        `request payload is ${payloadBytes} bytes; the limit for synchronous invocations is ${limit} bytes (6 MB): pass large data by reference, e.g. a URL`);
     }
-    const target = await this.target(fn, version);
+    const target = this.#readyTargets.get(targetKey(fn, version)) ?? await this.target(fn, version);
     const requestId = randomUUID();
     const started = performance.now();
     const startedAt = Date.now();
@@ -91,7 +97,8 @@ export class Invoker {
     let outcome: InvokeOutcome;
     for (let attempt = 1; ; attempt++) {
       try {
-        lease = await this.#o.pool.acquire(target, waitMs, attempt > 1);
+        // a warm instance at hand is taken without a turn through the promise machinery
+        lease = (attempt === 1 ? this.#o.pool.tryAcquire(target) : undefined) ?? await this.#o.pool.acquire(target, waitMs, attempt > 1);
       } catch (err) {
         if (!(err instanceof InitFailure)) throw err;
         // an init failure is the function's error, reported for this invocation (as Lambda does)
@@ -109,16 +116,20 @@ export class Invoker {
 
   /** The pool target of a version (also used to pre-warm and keep min-warm). */
   target(fn: FunctionRecord, version: VersionRecord): Promise<PoolTarget> {
-    const key = `${fn.id}:${version.version}`;
+    const key = targetKey(fn, version);
     let t = this.#targets.get(key);
     if (!t) {
-      t = this.#o.code.codeDir(version).then((codeDir) => ({
-        functionId: fn.id,
-        version: version.version,
-        spec: functionSpec(fn, version, codeDir, this.#o.sandboxed),
-        maxInstances: version.maxInstances,
-        minWarm: version.minWarm,
-      }));
+      t = this.#o.code.codeDir(version).then((codeDir) => {
+        const target = {
+          functionId: fn.id,
+          version: version.version,
+          spec: functionSpec(fn, version, codeDir, this.#o.sandboxed),
+          maxInstances: version.maxInstances,
+          minWarm: version.minWarm,
+        };
+        if (this.#targets.get(key) === t) this.#readyTargets.set(key, target);
+        return target;
+      });
       t.catch(() => this.#targets.delete(key));
       this.#targets.set(key, t);
     }
@@ -152,7 +163,11 @@ export class Invoker {
 
   #onRegistryChange(e: RegistryEvent): void {
     if (e.type === 'deleted') {
-      for (const key of this.#targets.keys()) if (key.startsWith(`${e.fn.id}:`)) this.#targets.delete(key);
+      for (const key of this.#targets.keys()) {
+        if (!key.startsWith(`${e.fn.id}:`)) continue;
+        this.#targets.delete(key);
+        this.#readyTargets.delete(key);
+      }
       this.#o.pool.removeFunction(e.fn.id);
       return;
     }

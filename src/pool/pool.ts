@@ -118,6 +118,19 @@ export class Pool {
     this.#spares.keepReady(runtime, memoryMB);
   }
 
+  /** An idle instance of the target's version, or a place queued at a busy one: only what needs no waiting. */
+  tryAcquire(target: PoolTarget): Lease | undefined {
+    if (this.#draining) return undefined;
+    const group = this.#groups.get(target.functionId);
+    if (!group) return undefined;
+    const entry = group.idle.get(target.version)?.at(-1);
+    if (entry) return entry.instance.alive ? this.#lease(group.idle.get(target.version)!.pop()!, target) : undefined;
+    // room to start one, an idle instance of another version to give its place up, or a line: acquire()
+    if (group.live < target.maxInstances || group.idle.size > 0 || group.waiters.length > 0) return undefined;
+    const queueAt = this.#queueable(group, target.version);
+    return queueAt && this.#lease(queueAt, target);
+  }
+
   /**
    * A warm instance of the target's version: reused, specialised from a spare, queued at, or
    * waited for. `retry` puts a request whose instance died before starting it first in line.
