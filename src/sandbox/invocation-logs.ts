@@ -14,7 +14,8 @@ export class InvocationLogs {
 
   add(line: LogLine): void {
     if (this.#truncated) return;
-    this.#bytes += line.message.length + 1;
+    // UTF-8 bytes plus the newline: a line of 'é' counts twice its length, as it would on disk
+    this.#bytes += Buffer.byteLength(line.message) + 1;
     if (this.#bytes > this.#cap) {
       this.#truncated = true;
       this.lines.push({ time: line.time, stream: 'stderr', message: `[aviary: log truncated: this invocation wrote more than ${this.#cap} bytes]` });
