@@ -6,6 +6,7 @@
 import { access, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
+import { AviaryError } from '../shared/errors.ts';
 import { buildFailed, describeMessage, esbuildMessages } from './esbuild-errors.ts';
 
 /**
@@ -62,12 +63,20 @@ export async function bundleTypeScript(root: string, file: string, progress: (me
   return { outfile, warnings };
 }
 
-/** `base.mjs`, unless that (or its .map) is already a file of the user's: then `base.aviary.mjs`, … */
+/**
+ * `base.mjs`, where the runtime looks for the handler's module. A package that already has
+ * something there or at `base.mjs.map` (a folder, a stale map) is refused rather than
+ * overwritten; another name would not be found by the runtime.
+ */
 async function freeOutputName(root: string, base: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    const name = i === 0 ? `${base}.mjs` : i === 1 ? `${base}.aviary.mjs` : `${base}.aviary-${i}.mjs`;
-    if (!(await exists(join(root, name))) && !(await exists(join(root, `${name}.map`)))) return name;
+  const name = `${base}.mjs`;
+  for (const taken of [name, `${name}.map`]) {
+    if (await exists(join(root, taken))) {
+      throw new AviaryError('InvalidPackage',
+        `${base}.ts is bundled to ${name} (with ${name}.map), but the package already has '${taken}': remove or rename it in the package`);
+    }
   }
+  return name;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -193,17 +193,21 @@ describe('buildPackage: node', () => {
     assert.ok(!r.progress.some((m) => m.startsWith('checking syntax')), 'node_modules is not checked');
   });
 
-  test('the bundle never overwrites a user file: it gets another name, reported in entry', async () => {
-    const r = await build(
+  test('the bundle never overwrites a user file: a package with something at its name is refused, saying what to remove', async () => {
+    await buildFails(
       [
         { name: 'app.ts', content: 'export const handler = async () => 1;\n' },
         { name: 'app.mjs/README', content: 'a folder named like the bundle' },
       ],
-      'node',
-      'app.handler',
+      'node', 'app.handler', 'InvalidPackage', /app\.ts is bundled to app\.mjs \(with app\.mjs\.map\), but the package already has 'app\.mjs': remove or rename it/,
     );
-    assert.equal(r.entry, 'app.aviary.mjs');
-    assert.equal(await readFile(join(r.outDir, 'app.mjs/README'), 'utf8'), 'a folder named like the bundle');
+    await buildFails(
+      [
+        { name: 'src/app.ts', content: 'export const handler = async () => 1;\n' },
+        { name: 'src/app.mjs.map', content: '{}' },
+      ],
+      'node', 'src/app.handler', 'InvalidPackage', /already has 'src\/app\.mjs\.map'/,
+    );
   });
 
   test('JavaScript next to TypeScript of the same name runs as is, with a warning', async () => {
