@@ -108,10 +108,21 @@ export class Invoker {
       outcome = await lease.instance.invoke(request);
       if (!outcome.ok && outcome.retire) this.#o.pool.retire(lease);
       else this.#o.pool.release(lease);
-      // queued at an instance that then died: it never ran, so it can run on another one
+      // queued at an instance that then died: it never ran, so it can run on another one, as
+      // long as the function still exists (deleting it ends its instances)
       if (outcome.ok || outcome.notStarted !== true || attempt === MAX_ATTEMPTS) break;
+      if (!this.#exists(fn)) throw new AviaryError('FunctionNotFound', `function ${fn.name} was deleted while this request waited`);
     }
     return this.#finish(input, requestId, fn, version, startedAt, started, lease.cold, lease.initMs, outcome, lease.initLogs);
+  }
+
+  /** Whether `fn` is still deployed (not deleted, nor deleted and deployed again under its name). */
+  #exists(fn: FunctionRecord): boolean {
+    try {
+      return this.#o.registry.resolve(fn.namespace, fn.name).fn.id === fn.id;
+    } catch {
+      return false;
+    }
   }
 
   /** The pool target of a version (also used to pre-warm and keep min-warm). */

@@ -101,6 +101,35 @@ describe('queueing at a busy instance', () => {
     assert.deepEqual(b.json.result, { count: 1 });
   });
 
+  test('the function is deleted while a request is queued at its instance: it finishes there, or gets 404; never a new instance', async () => {
+    await deployWarm(api, 'q-deleted');
+    const a = api.invoke('q-deleted', { sleepMs: 600 });
+    assert.ok(await waitFor(async () => (await instances(api, 'q-deleted')).busy === 1, 5000, 10), 'the first invocation did not start');
+    const b = api.invoke('q-deleted', {});
+    assert.ok(await waitFor(async () => (await instances(api, 'q-deleted')).queued === 1, 2000, 10), 'the second request was not queued at the instance');
+    const del = await api.request('DELETE', '/v1/functions/q-deleted');
+    assert.equal(del.status, 204, del.text);
+    assert.equal((await a).json.status, 'succeeded', 'the running invocation finishes');
+    // already in the instance's channel: it runs there right after (as the running one does),
+    // unless the instance is ended first; then it is not started anywhere else
+    const rb = await b;
+    if (rb.status === 200) assert.deepEqual(rb.json.result, { count: 12 }, 'on the old instance, right after the first');
+    else assert.match(`${rb.status} ${rb.text}`, /^404 .*FunctionNotFound.*q-deleted/);
+
+    // the instance dies before starting it: 404, not a run on a new instance of a deleted function
+    await deployWarm(api, 'q-deleted');
+    const c = api.invoke('q-deleted', { sleepMs: 600, crash: 'exit' });
+    assert.ok(await waitFor(async () => (await instances(api, 'q-deleted')).busy === 1, 5000, 10), 'the first invocation did not start');
+    const d = api.invoke('q-deleted', {});
+    assert.ok(await waitFor(async () => (await instances(api, 'q-deleted')).queued === 1, 2000, 10), 'the second request was not queued at the instance');
+    assert.equal((await api.request('DELETE', '/v1/functions/q-deleted')).status, 204);
+    assert.equal((await c).json.error?.errorType, 'Runtime.ExitError');
+    const rd = await d;
+    assert.equal(rd.status, 404, rd.text);
+    assert.match(rd.text, /FunctionNotFound/);
+    assert.match(rd.text, /function q-deleted was deleted while this request waited/);
+  });
+
   test('a function whose invocations take longer than 10 ms waits for a free instance instead', async () => {
     await deployWarm(api, 'q-slow', { warmSleepMs: 40 });
     const { a, b, observed } = await busyThenAnother(api, 'q-slow', { sleepMs: 600 }, (i) => i.waiting === 1);
