@@ -94,6 +94,35 @@ describe('module formats and handler shapes', () => {
   }
 });
 
+describe('callbackWaitsForEmptyEventLoop (callback handlers), as on Lambda', () => {
+  test('true (the default): the result is sent once the work left on the event loop is done', async () => {
+    await deploy('cb-wait', 'node-callback-wait');
+    const started = Date.now();
+    const first = succeeded(await invoke('cb-wait', { delayMs: 400 }));
+    assert.ok(Date.now() - started >= 380, `answered after ${Date.now() - started} ms, before its 400 ms timer`);
+    assert.equal(first.previousDone, null);
+    // the timer had fired before the next invocation started
+    assert.equal(succeeded(await invoke('cb-wait', { delayMs: 0 })).previousDone, true);
+  });
+
+  test('false: the result is sent at once; the timer keeps running on the instance', async () => {
+    await deploy('cb-nowait', 'node-callback-wait');
+    succeeded(await invoke('cb-nowait', { noWait: true, delayMs: 0 })); // warm
+    const started = Date.now();
+    succeeded(await invoke('cb-nowait', { noWait: true, delayMs: 1500 }));
+    assert.ok(Date.now() - started < 1000, `answered after ${Date.now() - started} ms`);
+    assert.equal(succeeded(await invoke('cb-nowait', { noWait: true })).previousDone, false, 'the earlier timer had not fired yet');
+  });
+
+  test('a loop that never empties ends in the timeout (the classic open-connection case); the next invoke works', async () => {
+    await deploy('cb-interval', 'node-callback-wait', { timeout: 1 });
+    const r = await invoke('cb-interval', { interval: true });
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.errorType, 'Sandbox.Timedout');
+    succeeded(await invoke('cb-interval', { noWait: true, delayMs: 0 }));
+  });
+});
+
 describe('TypeScript', () => {
   test('a package of two .ts files builds and runs; a thrown typed error is source-mapped to the .ts line', async () => {
     await deploy('ts-fn', 'node-typescript');
@@ -167,6 +196,15 @@ describe('function failures', () => {
     assert.equal(health.json.status, 'ok');
     await deploy('after-hog', 'node-counter');
     assert.deepEqual(succeeded(await invoke('after-hog')), { count: 1 });
+  });
+
+  test('module scope that never finishes → Sandbox.Timedout after the 10 s init limit; the server stays up', async () => {
+    await deploy('init-hangs', 'node-init-hangs');
+    const r = await invoke('init-hangs');
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.errorType, 'Sandbox.Timedout');
+    assert.match(r.error?.errorMessage ?? '', /^init timed out after 10\.00 seconds: .*move slow work into the handler/);
+    assert.equal((await api.request('GET', '/healthz')).status, 200);
   });
 
   test('an unhandled rejection fails that invocation; the next invoke works', async () => {

@@ -573,6 +573,41 @@ class Context {
 function answer(seq, failed, value, id, exiting = false) {
   if (seq !== invokeSeq || answeredSeq === seq) return;
   answeredSeq = seq;
+  deliver(failed, value, id, exiting);
+}
+
+/** The invocation whose result waits for an empty event loop, if any. */
+let held = false;
+
+/**
+ * A callback handler's result while `context.callbackWaitsForEmptyEventLoop` is true (Lambda's
+ * default): sent once the work the handler left behind (timers, sockets) is done, as on Lambda;
+ * a loop that never empties ends in the host's timeout. Only `callback(null, value)` waits:
+ * errors and `context.done/succeed/fail` are sent at once, as Lambda's runtime does.
+ * @param {number} seq
+ * @param {unknown} value
+ * @param {string} id
+ */
+function answerWhenIdle(seq, value, id) {
+  if (seq !== invokeSeq || answeredSeq === seq) return;
+  answeredSeq = seq; // claimed: later answers are ignored
+  held = true;
+  input.unref(); // our own channel does not count as work left
+  process.once('beforeExit', () => {
+    held = false;
+    input.ref();
+    deliver(false, value, id);
+  });
+}
+
+/**
+ * Sends the answer of the current invocation and starts the next one.
+ * @param {boolean} failed
+ * @param {unknown} value
+ * @param {string} id
+ * @param {boolean} [exiting]
+ */
+function deliver(failed, value, id, exiting = false) {
   flushPartials();
   const idField = JSON.stringify(id);
   if (!failed) {
@@ -617,12 +652,18 @@ function invoke(msg) {
     if (traceId === null) delete process.env._X_AMZN_TRACE_ID;
     else process.env._X_AMZN_TRACE_ID = String(traceId);
   }
-  /** @type {Callback} */
-  const callback = (err, result) => {
+  /** @type {Callback} context.done/succeed/fail: at once */
+  const done = (err, result) => {
     if (err !== undefined && err !== null) answer(seq, true, err, id);
     else answer(seq, false, result, id);
   };
-  const context = new Context(msg, callback);
+  const context = new Context(msg, done);
+  /** @type {Callback} the handler's callback: a result may wait for the event loop to empty */
+  const callback = (err, result) => {
+    if (err !== undefined && err !== null) answer(seq, true, err, id);
+    else if (context.callbackWaitsForEmptyEventLoop) answerWhenIdle(seq, result, id);
+    else answer(seq, false, result, id);
+  };
   /** @type {unknown} */
   let ret;
   try {
@@ -656,6 +697,8 @@ function fatal(err, rejection) {
     : err;
   if (initializing) {
     failInit(wire);
+  } else if (held) {
+    deliver(true, wire, currentId, true); // it crashed while its result waited
   } else if (invokeSeq !== answeredSeq) {
     answer(invokeSeq, true, wire, currentId, true);
   } else {
