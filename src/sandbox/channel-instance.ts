@@ -1,5 +1,7 @@
 import type { Writable, Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
+import { jsonString } from '../shared/json.ts';
+import { FdWriter } from './fd-writer.ts';
 import { InvocationLogs } from './invocation-logs.ts';
 import { LineSplitter } from './lines.ts';
 import { linkTree } from './link-tree.ts';
@@ -44,7 +46,8 @@ function isFunctionError(e: unknown): e is FunctionError {
 interface Pending {
   requestId: string;
   timeoutMs: number;
-  logs: InvocationLogs;
+  /** Made when the first line arrives: most invocations of a warm function log nothing. */
+  logs: InvocationLogs | undefined;
   resolve: (o: InvokeOutcome) => void;
   /** Set once the invocation runs; a queued one's timeout has not started. */
   timer: NodeJS.Timeout | undefined;
@@ -74,8 +77,11 @@ export class ChannelInstance implements Instance {
   readonly runtime: 'node' | 'python';
   readonly canQueue = true;
   readonly #proc: SandboxProcess;
-  readonly #out: Writable;
+  readonly #out: FdWriter;
   readonly #opts: ChannelInstanceOptions;
+  /** The last `invokedFunctionArn` sent and its JSON (a function's callers mostly use one). */
+  #arn = '';
+  #arnJson = '""';
   #spec: FunctionSpec | undefined;
   /** The invocation the runtime is running. */
   #running: Pending | undefined;
@@ -91,8 +97,7 @@ export class ChannelInstance implements Instance {
     this.runtime = opts.runtime;
     this.#proc = proc;
     this.#opts = opts;
-    this.#out = proc.child.stdio[3] as Writable;
-    this.#out.on('error', () => {}); // EPIPE when the runtime died; the exit handler reports it
+    this.#out = new FdWriter(proc.child.stdio[3] as Writable);
     const frames = new LineSplitter((line) => this.#onFrame(line), {
       maxLineBytes: opts.maxResponseBytes,
       onOverflow: () => this.#failPending(responseTooLarge(opts.resultLimitBytes), true),
@@ -172,17 +177,22 @@ export class ChannelInstance implements Instance {
     const spec = this.#spec;
     if (!spec) throw new Error('invoke before specialise');
     return new Promise<InvokeOutcome>((resolve) => {
-      const logs = new InvocationLogs(this.#opts.logCapBytes);
       if (!this.alive) {
-        resolve(notStarted(logs.lines));
+        resolve(notStarted([]));
         return;
       }
-      const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, logs, resolve, timer: undefined };
+      const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, logs: undefined, resolve, timer: undefined };
       // The event is spliced in as text: validated by the caller, never re-serialised. A frame is
       // one line, and in valid JSON a raw CR/LF can only be whitespace between tokens, so
       // blanking them keeps the value and the framing intact.
       const event = req.eventJson.includes('\n') || req.eventJson.includes('\r') ? req.eventJson.replace(/[\r\n]/g, ' ') : req.eventJson;
-      this.#out.write(`{"t":"invoke","id":${JSON.stringify(req.requestId)},"timeoutMs":${req.timeoutMs},"invokedFunctionArn":${JSON.stringify(req.invokedFunctionArn)},"traceId":${JSON.stringify(req.traceId)},"clientContext":${JSON.stringify(req.clientContext ?? null)},"identity":null,"event":${event}}\n`);
+      if (req.invokedFunctionArn !== this.#arn) {
+        this.#arn = req.invokedFunctionArn;
+        this.#arnJson = jsonString(req.invokedFunctionArn);
+      }
+      const traceId = req.traceId === null ? 'null' : jsonString(req.traceId);
+      const clientContext = req.clientContext === null || req.clientContext === undefined ? 'null' : JSON.stringify(req.clientContext);
+      this.#out.write(`{"t":"invoke","id":${jsonString(req.requestId)},"timeoutMs":${req.timeoutMs},"invokedFunctionArn":${this.#arnJson},"traceId":${traceId},"clientContext":${clientContext},"identity":null,"event":${event}}\n`);
       // sent at once even when queued: the runtime finds it waiting when it answers the current one
       if (this.#running) this.#queued.push(p);
       else this.#start(p);
@@ -199,6 +209,7 @@ export class ChannelInstance implements Instance {
   #send(frame: object): void {
     this.#out.write(`${JSON.stringify(frame)}\n`);
   }
+
 
   #onFrame(line: string): void {
     let frame: RuntimeFrame;
@@ -235,12 +246,12 @@ export class ChannelInstance implements Instance {
         // the frame is the result plus ~40 bytes of framing; measure bytes only when it could be over
         const limit = this.#opts.resultLimitBytes;
         if (frame.t === 'result' && line.length * 3 > limit && Buffer.byteLength(line) - 40 - frame.id.length > limit) {
-          this.#settle({ ok: false, error: responseTooLarge(limit), logs: p.logs.lines, retire: false });
+          this.#settle({ ok: false, error: responseTooLarge(limit), logs: linesOf(p), retire: false });
           return;
         }
         this.#settle(frame.t === 'result'
-          ? { ok: true, result: frame.result ?? null, logs: p.logs.lines }
-          : { ok: false, error: frame.error, logs: p.logs.lines, retire: frame.fatal === true });
+          ? { ok: true, result: frame.result ?? null, logs: linesOf(p) }
+          : { ok: false, error: frame.error, logs: linesOf(p), retire: frame.fatal === true });
         return;
       }
     }
@@ -252,7 +263,7 @@ export class ChannelInstance implements Instance {
       return;
     }
     const p = this.#running;
-    if (p && (requestId === null || requestId === p.requestId)) p.logs.add(line);
+    if (p && (requestId === null || requestId === p.requestId)) (p.logs ??= new InvocationLogs(this.#opts.logCapBytes)).add(line);
     else this.#strayLogSink(requestId ?? this.#lastRequestId, line);
   }
 
@@ -271,13 +282,13 @@ export class ChannelInstance implements Instance {
   #failPending(error: FunctionError, retire: boolean): void {
     if (retire) this.#abandonQueued();
     const p = this.#running;
-    if (p) this.#settle({ ok: false, error, logs: p.logs.lines, retire });
+    if (p) this.#settle({ ok: false, error, logs: linesOf(p), retire });
     if (retire) this.kill();
   }
 
   /** The instance is ending: queued invocations never began, so they may run elsewhere. */
   #abandonQueued(): void {
-    for (const q of this.#queued.splice(0)) q.resolve(notStarted(q.logs.lines));
+    for (const q of this.#queued.splice(0)) q.resolve(notStarted(linesOf(q)));
   }
 
   #timedOut(): void {
@@ -297,8 +308,13 @@ export class ChannelInstance implements Instance {
     }
     this.#abandonQueued();
     const p = this.#running;
-    if (p) this.#settle({ ok: false, error: { ...error, errorMessage: `RequestId: ${p.requestId} Error: ${error.errorMessage}` }, logs: p.logs.lines, retire: true });
+    if (p) this.#settle({ ok: false, error: { ...error, errorMessage: `RequestId: ${p.requestId} Error: ${error.errorMessage}` }, logs: linesOf(p), retire: true });
   }
+}
+
+/** The lines an invocation logged so far. */
+function linesOf(p: Pending): LogLine[] {
+  return p.logs === undefined ? [] : p.logs.lines;
 }
 
 function notStarted(logs: LogLine[]): InvokeOutcome {

@@ -70,6 +70,14 @@ describe('HTTP routes', () => {
     assert.equal(await res.text(), 'created /made');
   });
 
+  test('the response\'s Content-Length is the body\'s UTF-8 length, whatever the function set', async () => {
+    await route('GET', '/length', 'responder');
+    const res = await call('/length?wrongLength=1');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-length'), String(Buffer.byteLength('héllo wörld ✓')));
+    assert.equal(await res.text(), 'héllo wörld ✓');
+  });
+
   test('a function error → 502 JSON, promptly', async () => {
     await route('GET', '/broken', 'responder');
     const res = await call('/broken?fail=1');

@@ -15,6 +15,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteMatch } from './routes.ts';
+import { jsonString } from '../../shared/json.ts';
 
 export interface TriggerRequest {
   method: string;
@@ -204,16 +205,6 @@ function addHeader(into: CollectedHeaders, name: string, value: string | string[
   if (Object.hasOwn(headers, name)) headers[name] += `,${line}`;
   else if (name === '__proto__') define(headers, name, line);
   else headers[name] = line;
-}
-
-/** `JSON.stringify(s)`, skipping the builtin's per-call setup for the usual string that needs no escaping. */
-function jsonString(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // what JSON.stringify escapes: controls, '"', '\\', unpaired surrogates (any surrogate goes the slow way)
-    if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
-  }
-  return `"${s}"`;
 }
 
 function jsonNumber(n: number): string {

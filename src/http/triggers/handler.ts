@@ -7,7 +7,7 @@ import { httpApiEventJson } from './event.ts';
 import { discardBody } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
-const NOT_FOUND = Buffer.from('{"message":"Not Found"}');
+const NOT_FOUND = '{"message":"Not Found"}';
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -132,9 +132,13 @@ function tooLarge(req: IncomingMessage, res: ServerResponse): void {
 
 function write(res: ServerResponse, r: HttpResponse): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | string[] | number> = { ...r.headers };
-  if (r.cookies.length > 0) headers['set-cookie'] = r.cookies;
-  headers['content-length'] = r.body.length;
-  res.writeHead(r.statusCode, headers);
-  res.end(r.body);
+  // a flat [name, value, …] list: no copy of the headers object, one line per cookie
+  const head: string[] = [];
+  const headers = r.headers;
+  for (const name in headers) if (name !== 'content-length') head.push(name, headers[name]!); // ours is the body's
+  for (const cookie of r.cookies) head.push('set-cookie', cookie);
+  const body = r.body;
+  head.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+  res.writeHead(r.statusCode, head);
+  res.end(body);
 }

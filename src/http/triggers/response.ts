@@ -18,7 +18,8 @@ export interface HttpResponse {
   headers: Record<string, string>;
   /** One `Set-Cookie` header each: the result's `cookies`, then any `set-cookie` header. */
   cookies: string[];
-  body: Buffer;
+  /** Text stays a string (sent as UTF-8 in the same write as the head); decoded base64 is bytes. */
+  body: string | Buffer;
 }
 
 export interface MappedResult {
@@ -37,8 +38,7 @@ const GATEWAY_ERRORS: Record<GatewayErrorKind, { status: number; message: string
   'payload-too-large': { status: 413, message: 'Request Entity Too Large' },
 };
 
-const INTERNAL_ERROR_BODY = Buffer.from('{"message":"Internal Server Error"}');
-const EMPTY = Buffer.alloc(0);
+const INTERNAL_ERROR_BODY = '{"message":"Internal Server Error"}';
 
 /**
  * The response for a handler's result, already parsed from JSON.
@@ -48,7 +48,7 @@ const EMPTY = Buffer.alloc(0);
  */
 export function fromHandlerResult(result: unknown): MappedResult {
   if (typeof result !== 'object' || result === null || Array.isArray(result) || !Object.hasOwn(result, 'statusCode')) {
-    return ok(200, { 'content-type': 'application/json' }, [], Buffer.from(typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null')));
+    return ok(200, { 'content-type': 'application/json' }, [], typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null'));
   }
   const r = result as Record<string, unknown>;
 
@@ -90,12 +90,12 @@ export function fromHandlerResult(result: unknown): MappedResult {
     return invalid(`isBase64Encoded must be a boolean, got ${show(b64)}`);
   }
   const rawBody = r.body;
-  let body = EMPTY;
+  let body: string | Buffer = '';
   if (rawBody !== undefined && rawBody !== null) {
     if (typeof rawBody !== 'string') {
       return invalid(`body must be a string (JSON.stringify objects yourself), got ${show(rawBody)}`);
     }
-    body = Buffer.from(rawBody, b64 === true ? 'base64' : 'utf8');
+    body = b64 === true ? Buffer.from(rawBody, 'base64') : rawBody;
   }
   return ok(statusCode, headers, cookies, body);
 }
@@ -122,11 +122,11 @@ export function errorResponse(kind: GatewayErrorKind, requestId: string): HttpRe
     statusCode: status,
     headers: { 'content-type': 'application/json' },
     cookies: [],
-    body: Buffer.from(JSON.stringify({ message, requestId })),
+    body: JSON.stringify({ message, requestId }),
   };
 }
 
-function ok(statusCode: number, headers: Record<string, string>, cookies: string[], body: Buffer): MappedResult {
+function ok(statusCode: number, headers: Record<string, string>, cookies: string[], body: string | Buffer): MappedResult {
   return { response: { statusCode, headers, cookies, body }, problem: undefined };
 }
 

@@ -609,7 +609,7 @@ function answerWhenIdle(seq, value, id) {
  */
 function deliver(failed, value, id, exiting = false) {
   flushPartials();
-  const idField = JSON.stringify(id);
+  const idField = id === currentId ? idJson : JSON.stringify(id);
   if (!failed) {
     /** @type {string | undefined} */
     let json;
@@ -768,10 +768,18 @@ function onLine(line) {
   if (!busy) drain();
 }
 
-/** @type {Buffer[]} chunks of the line being received (no newline seen yet) */
+/** @type {Buffer[]} copies of the parts of the line being received (no newline seen yet) */
 let pending = [];
-const input = new Socket({ fd: IN_FD, readable: true, writable: false });
-input.on('data', (/** @type {Buffer} */ chunk) => {
+/**
+ * Reads land in one buffer of ours (`onread`), not in a fresh allocation per read as a stream's
+ * 'data' events would: a warm instance reads once or twice per invocation. Parts of a line that
+ * is not complete yet are copied out, since the next read overwrites the buffer.
+ * @param {number} nread
+ * @param {Uint8Array} buf the buffer given in `onread` below
+ * @returns {boolean} true: keep reading
+ */
+function onRead(nread, buf) {
+  const chunk = /** @type {Buffer} */ (buf).subarray(0, nread);
   let start = 0;
   let nl;
   while ((nl = chunk.indexOf(10, start)) !== -1) {
@@ -785,8 +793,10 @@ input.on('data', (/** @type {Buffer} */ chunk) => {
     }
     start = nl + 1;
   }
-  if (start < chunk.length) pending.push(start === 0 ? chunk : chunk.subarray(start));
-});
+  if (start < nread) pending.push(Buffer.from(chunk.subarray(start)));
+  return true;
+}
+const input = new Socket({ fd: IN_FD, readable: true, writable: false, onread: { buffer: Buffer.allocUnsafe(64 * 1024), callback: onRead } });
 // The host closed the channel: this instance is retired.
 input.on('end', () => process.exit(0));
 input.on('error', () => process.exit(1));

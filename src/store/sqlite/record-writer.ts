@@ -1,7 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { InvocationRecord, LogRecord, RecordWriter } from '../types.ts';
+import { invocationRows } from './sqlite-store.ts';
 
-/** A batch for the worker: the records as JSON text (cheaper to hand over than a structured clone). */
+/**
+ * A batch for the worker as JSON text (cheaper to hand over than a structured clone): the
+ * invocations as `invocationRows` lays them out, the log lines as objects.
+ */
 export interface WriteMessage {
   seq: number;
   invocations: string;
@@ -53,7 +57,7 @@ export class SqliteRecordWriter implements RecordWriter {
     if (this.#failed) return this.#fallback.write(invocations, logs);
     if (invocations.length === 0 && logs.length === 0) return Promise.resolve();
     const seq = ++this.#seq;
-    const message: WriteMessage = { seq, invocations: JSON.stringify(invocations), logs: JSON.stringify(logs) };
+    const message: WriteMessage = { seq, invocations: JSON.stringify(invocationRows(invocations)), logs: JSON.stringify(logs) };
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(seq, { resolve, reject });
       this.#worker.postMessage(message);

@@ -9,6 +9,25 @@ type Row = Record<string, unknown>;
 /** Invocation rows per multi-row INSERT. */
 const ROWS_PER_INSERT = 32;
 
+/** The invocations table's columns, in the order `invocationRows` lays out each record. */
+const INVOCATION_COLUMNS = ['id', 'namespace', 'function_id', 'version', 'source', 'status', 'cold', 'started_at',
+  'duration_ms', 'init_ms', 'error_type', 'error_message'] as const;
+
+/** Values per record in `invocationRows`. */
+export const INVOCATION_WIDTH = INVOCATION_COLUMNS.length;
+
+export type InvocationRowValue = string | number | null;
+
+/** Invocation records as one flat array of column values, record after record. */
+export function invocationRows(records: InvocationRecord[]): InvocationRowValue[] {
+  const out: InvocationRowValue[] = [];
+  for (const r of records) {
+    out.push(r.id, r.namespace, r.functionId, r.version, r.source, r.status, r.cold ? 1 : 0, r.startedAt, r.durationMs,
+      r.initMs, r.errorType, r.errorMessage);
+  }
+  return out;
+}
+
 /**
  * The registry's store on the embedded database. Calls are synchronous underneath; the async
  * interface is for parity with networked stores.
@@ -112,21 +131,27 @@ export class SqliteStore implements Store {
   }
 
   async insertInvocations(records: InvocationRecord[]): Promise<void> {
-    if (records.length === 0) return;
+    this.insertInvocationRows(invocationRows(records));
+  }
+
+  /**
+   * Invocation records given as `invocationRows` makes them (the record writer's thread gets
+   * them so: a flat array of values is half the JSON of the objects to write and to parse).
+   */
+  insertInvocationRows(rows: InvocationRowValue[]): void {
+    const count = rows.length / INVOCATION_WIDTH;
+    if (count === 0) return;
     // rows go in groups of ROWS_PER_INSERT per statement: a quarter less work per row than one
     // statement each (the rest one by one)
-    const columns = 'id, namespace, function_id, version, source, status, cold, started_at, duration_ms, init_ms, error_type, error_message';
-    const row = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    const columns = INVOCATION_COLUMNS.join(', ');
+    const row = `(${INVOCATION_COLUMNS.map(() => '?').join(', ')})`;
     const many = this.#stmt(`INSERT INTO invocations (${columns}) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`);
     const one = this.#stmt(`INSERT INTO invocations (${columns}) VALUES ${row}`);
-    const values = (r: InvocationRecord): (string | number | null)[] => [r.id, r.namespace, r.functionId, r.version, r.source, r.status,
-      r.cold ? 1 : 0, r.startedAt, r.durationMs, r.initMs, r.errorType, r.errorMessage];
+    const width = INVOCATION_WIDTH;
     this.#transaction(() => {
       let i = 0;
-      for (; i + ROWS_PER_INSERT <= records.length; i += ROWS_PER_INSERT) {
-        many.run(...records.slice(i, i + ROWS_PER_INSERT).flatMap(values));
-      }
-      for (; i < records.length; i++) one.run(...values(records[i]!));
+      for (; i + ROWS_PER_INSERT <= count; i += ROWS_PER_INSERT) many.run(...rows.slice(i * width, (i + ROWS_PER_INSERT) * width));
+      for (; i < count; i++) one.run(...rows.slice(i * width, (i + 1) * width));
     });
   }
 
