@@ -26,14 +26,14 @@ export class FdWriter {
       stream.write(text);
       return;
     }
-    const bytes = Buffer.from(text, 'utf8');
     let written = 0;
     try {
-      written = writeSync(fd, bytes, 0, bytes.length);
+      written = writeSync(fd, text); // as UTF-8; the count is in bytes
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') return; // EPIPE, EBADF: the runtime is gone
     }
-    if (written < bytes.length) stream.write(bytes.subarray(written));
+    if (written === Buffer.byteLength(text)) return;
+    stream.write(Buffer.from(text, 'utf8').subarray(written));
   }
 }

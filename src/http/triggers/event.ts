@@ -142,6 +142,24 @@ const STAGE_JSON = `,"stage":${JSON.stringify(STAGE)},"time":`;
  * a plain object so key order (array-index names such as `123` first) and `__proto__` match.
  */
 export function httpApiEventJson(req: RawTriggerRequest, match: EventMatch): string {
+  return fillEventTemplate(httpApiEventTemplate(req, match), req.requestId, req.timeEpoch);
+}
+
+/**
+ * An event's JSON around the parts that differ from one request to the next even when
+ * everything the client sent is the same: `requestContext.requestId`, `.time` and `.timeEpoch`.
+ */
+export interface EventTemplate {
+  /** Up to and including `"requestId":`. */
+  head: string;
+  /** From `,"routeKey":` after the request id to `"time":`. */
+  middle: string;
+  /** After the `timeEpoch` number, to the end. */
+  tail: string;
+}
+
+/** The event of `req` (whose `requestId` and `timeEpoch` are not read) as a template. */
+export function httpApiEventTemplate(req: Omit<RawTriggerRequest, 'requestId' | 'timeEpoch'>, match: EventMatch): EventTemplate {
   const { rawPath, rawQueryString } = splitUrl(req.url);
   const collected = newCollectedHeaders();
   const raw = req.rawHeaders;
@@ -151,28 +169,35 @@ export function httpApiEventJson(req: RawTriggerRequest, match: EventMatch): str
 
   const host = headers.host ?? '';
   const routeKey = jsonString(match.routeKey);
-  let json = `{"version":"2.0","routeKey":${routeKey},"rawPath":${jsonString(rawPath)},"rawQueryString":${jsonString(rawQueryString)}`;
-  if (cookies !== undefined && cookies.length > 0) json += `,"cookies":${JSON.stringify(cookies)}`;
-  json += `,"headers":${JSON.stringify(headers)}`;
+  let head = `{"version":"2.0","routeKey":${routeKey},"rawPath":${jsonString(rawPath)},"rawQueryString":${jsonString(rawQueryString)}`;
+  if (cookies !== undefined && cookies.length > 0) head += `,"cookies":${JSON.stringify(cookies)}`;
+  head += `,"headers":${JSON.stringify(headers)}`;
   const query = rawQueryString === '' ? undefined : parseQuery(rawQueryString);
-  if (query !== undefined) json += `,"queryStringParameters":${JSON.stringify(query)}`;
-  json += `${REQUEST_CONTEXT_JSON}${jsonString(host)},"domainPrefix":${jsonString(domainPrefix(host))}`
+  if (query !== undefined) head += `,"queryStringParameters":${JSON.stringify(query)}`;
+  head += `${REQUEST_CONTEXT_JSON}${jsonString(host)},"domainPrefix":${jsonString(domainPrefix(host))}`
     + `,"http":{"method":${jsonString(req.method)},"path":${jsonString(decodePath(rawPath))},"protocol":${jsonString(`HTTP/${req.httpVersion}`)}`
     + `,"sourceIp":${jsonString(req.sourceIp)},"userAgent":${jsonString(headers['user-agent'] ?? '')}}`
-    + `,"requestId":${jsonString(req.requestId)},"routeKey":${routeKey}${STAGE_JSON}${jsonString(formatRequestTime(req.timeEpoch))}`
-    + `,"timeEpoch":${jsonNumber(req.timeEpoch)}}`;
+    + ',"requestId":';
+  const middle = `,"routeKey":${routeKey}${STAGE_JSON}`;
+  let tail = '}';
   const body = req.body;
   let isBase64Encoded = false;
   if (body.length > 0) {
     if (isTextContentType(headers['content-type'])) {
-      json += `,"body":${JSON.stringify(body.toString('utf8'))}`;
+      tail += `,"body":${JSON.stringify(body.toString('utf8'))}`;
     } else {
-      json += `,"body":"${body.toString('base64')}"`; // the base64 alphabet needs no escaping
+      tail += `,"body":"${body.toString('base64')}"`; // the base64 alphabet needs no escaping
       isBase64Encoded = true;
     }
   }
-  if (match.pathParameters !== undefined) json += `,"pathParameters":${JSON.stringify(match.pathParameters)}`;
-  return `${json},"isBase64Encoded":${isBase64Encoded}}`;
+  if (match.pathParameters !== undefined) tail += `,"pathParameters":${JSON.stringify(match.pathParameters)}`;
+  tail += `,"isBase64Encoded":${isBase64Encoded}}`;
+  return { head, middle, tail };
+}
+
+/** The event JSON of a template with this request's id and time. */
+export function fillEventTemplate(t: EventTemplate, requestId: string, timeEpoch: number): string {
+  return `${t.head}${jsonString(requestId)}${t.middle}${jsonString(formatRequestTime(timeEpoch))},"timeEpoch":${jsonNumber(timeEpoch)}${t.tail}`;
 }
 
 function splitUrl(url: string): { rawPath: string; rawQueryString: string } {

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { isAviaryError } from '../../shared/errors.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { Invoker } from '../../invoke/index.ts';
-import { httpApiEventJson } from './event.ts';
+import { fillEventTemplate } from './event.ts';
+import { EventTemplateCache } from './event-cache.ts';
 import { discardBody } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
@@ -39,6 +40,7 @@ export interface TriggerDeps {
  */
 export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { registry, invoker, maxBodyBytes, warn } = deps;
+  const templates = new EventTemplateCache();
   return (req, res) => {
     const timeEpoch = Date.now();
     const url = req.url ?? '/';
@@ -52,16 +54,15 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
     const dispatch = (body: Buffer): void => {
       const route = match.value;
       const requestId = randomUUID();
-      const eventJson = httpApiEventJson({
+      const template = templates.get(req.socket, {
         method: req.method ?? 'GET',
         url,
         rawHeaders: req.rawHeaders,
         body,
         sourceIp: req.socket.remoteAddress ?? '',
-        requestId,
-        timeEpoch,
         httpVersion: req.httpVersion,
       }, match);
+      const eventJson = fillEventTemplate(template, requestId, timeEpoch);
       invoker.invoke({
         namespace: route.namespace,
         ref: registry.functionName(route.functionId),
