@@ -1,8 +1,6 @@
-import { httpApiEventTemplate, type EventTemplate, type RawTriggerRequest } from './event.ts';
-import type { RouteMatch } from './routes.ts';
+import { httpApiEventTemplate, type EventMatch, type EventTemplate, type RawTriggerRequest } from './event.ts';
 
 type TemplateRequest = Omit<RawTriggerRequest, 'requestId' | 'timeEpoch'>;
-type EventMatch = Pick<RouteMatch<unknown>, 'routeKey' | 'pathParameters'>;
 
 interface Entry {
   req: TemplateRequest;

@@ -74,7 +74,8 @@ export interface RawTriggerRequest extends Omit<TriggerRequest, 'headers'> {
   rawHeaders: string[];
 }
 
-type EventMatch = Pick<RouteMatch<unknown>, 'routeKey' | 'pathParameters'>;
+/** What of a route match the event needs. */
+export type EventMatch = Pick<RouteMatch<unknown>, 'routeKey' | 'pathParameters'>;
 
 /** The 2.0 event for `req` routed to `match`. */
 export function toHttpApiEvent(req: TriggerRequest, match: EventMatch): HttpApiEvent {
