@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type RunningServer } from '../helpers/server.ts';
-import { fixture, TestApi } from '../helpers/api.ts';
+import { fixture, TestApi, waitFor } from '../helpers/api.ts';
 
 let server: RunningServer;
 let api: TestApi;
@@ -76,6 +76,20 @@ describe('HTTP routes', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-length'), String(Buffer.byteLength('héllo wörld ✓')));
     assert.equal(await res.text(), 'héllo wörld ✓');
+  });
+
+  test('a header name, value or cookie HTTP cannot carry → 502, and the server carries on', async () => {
+    await route('GET', '/bad-header', 'responder');
+    for (const kind of ['name', 'value', 'cookie']) {
+      const res = await call(`/bad-header?badHeader=${kind}`);
+      assert.equal(res.status, 502, kind);
+      assert.equal(res.headers.get('x-injected'), null);
+      assert.deepEqual(await res.json(), { message: 'Internal Server Error' });
+    }
+    // the developer is told which header was wrong
+    assert.ok(await waitFor(async () => server.output().includes('header name "bad name" is not a valid HTTP header name'), 5000), server.output());
+    assert.equal((await call('/healthz')).status, 200);
+    assert.equal((await call('/bad-header')).status, 201);
   });
 
   test('a function error → 502 JSON, promptly', async () => {

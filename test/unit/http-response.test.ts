@@ -84,6 +84,11 @@ test('every invalid shape is a 502 with a problem for the developer', () => {
     [{ statusCode: 200, cookies: 'a=1' }, 'cookies must be an array of strings, got "a=1"'],
     [{ statusCode: 200, cookies: ['a=1', 2] }, 'cookies must be an array of strings, got an element 2'],
     [{ statusCode: 200, body: 'aGk=', isBase64Encoded: 'true' }, 'isBase64Encoded must be a boolean, got "true"'],
+    [{ statusCode: 200, headers: { 'bad name': 'x' } }, 'header name "bad name" is not a valid HTTP header name (letters, digits and !#$%&\'*+-.^_`|~ only)'],
+    [{ statusCode: 200, headers: { '': 'x' } }, 'header name "" is not a valid HTTP header name (letters, digits and !#$%&\'*+-.^_`|~ only)'],
+    [{ statusCode: 200, headers: { 'x-split': 'a\r\nx-injected: 1' } }, 'headers.x-split must not contain control characters (such as a line break) or characters above U+00FF, got "a\\r\\nx-injected: 1"'],
+    [{ statusCode: 200, headers: { 'x-euro': '€' } }, 'headers.x-euro must not contain control characters (such as a line break) or characters above U+00FF, got "€"'],
+    [{ statusCode: 200, cookies: ['a=1\nb=2'] }, 'cookies must not contain control characters (such as a line break), got an element "a=1\\nb=2"'],
   ];
   for (const [result, problem] of cases) {
     const mapped = fromHandlerResult(result);

@@ -9,8 +9,10 @@
  *   `statusCode`) is the body of a 200 `application/json` response: the string itself for a
  *   string, the JSON text otherwise.
  * - A structured response of the wrong shape becomes a 502 `{"message":"Internal Server Error"}`
- *   and a `problem` sentence the caller logs for the function's developer.
+ *   and a `problem` sentence the caller logs for the function's developer. That includes header
+ *   names and values (and cookies) that HTTP cannot carry: node:http would refuse to send them.
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 
 export interface HttpResponse {
   statusCode: number;
@@ -64,6 +66,7 @@ export function fromHandlerResult(result: unknown): MappedResult {
     if (!Array.isArray(rawCookies)) return invalid(`cookies must be an array of strings, got ${show(rawCookies)}`);
     for (const c of rawCookies) {
       if (typeof c !== 'string') return invalid(`cookies must be an array of strings, got an element ${show(c)}`);
+      if (!sendable('set-cookie', c)) return invalid(`cookies must not contain control characters (such as a line break), got an element ${show(c)}`);
       cookies.push(c);
     }
   }
@@ -79,6 +82,8 @@ export function fromHandlerResult(result: unknown): MappedResult {
       }
       const lower = name.toLowerCase();
       const value = String(v);
+      if (!sendable(lower, undefined)) return invalid(`header name ${show(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+      if (!sendable(lower, value)) return invalid(`headers.${name} must not contain control characters (such as a line break) or characters above U+00FF, got ${show(value)}`);
       if (lower === 'set-cookie') cookies.push(value);
       else if (lower === '__proto__') Object.defineProperty(headers, lower, { value, enumerable: true, writable: true, configurable: true });
       else headers[lower] = value;
@@ -135,6 +140,17 @@ function invalid(problem: string): MappedResult {
     response: { statusCode: 502, headers: { 'content-type': 'application/json' }, cookies: [], body: INTERNAL_ERROR_BODY },
     problem,
   };
+}
+
+/** Whether node:http would send this header name (and value, when given) rather than throw. */
+function sendable(name: string, value: string | undefined): boolean {
+  try {
+    if (value === undefined) validateHeaderName(name);
+    else validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function show(v: unknown): string {
