@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AviaryError } from '../shared/errors.ts';
 import type { Registry, RegistryEvent } from '../registry/index.ts';
 import type { Lease, Pool, PoolTarget } from '../pool/index.ts';
-import { InitFailure, type FunctionError, type InvokeOutcome, type LogLine } from '../sandbox/index.ts';
+import { InitFailure, type FunctionError, type InvokeOutcome, type InvokeRequest, type LogLine } from '../sandbox/index.ts';
 import type { FunctionRecord, LogRecord, VersionRecord } from '../store/index.ts';
 import type { Recorder } from '../observe/index.ts';
 import { functionArn, functionSpec } from './spec.ts';
@@ -18,6 +18,8 @@ export interface InvokeInput {
   source: string;
   clientContext?: unknown;
   traceId?: string | null;
+  /** The caller wrote `eventJson` itself and knows it holds no raw CR or LF. */
+  eventJsonOneLine?: boolean;
 }
 
 export interface InvokeResult {
@@ -51,6 +53,23 @@ export interface InvokerOptions {
 
 const targetKey = (fn: FunctionRecord, version: VersionRecord): string => `${fn.id}:${version.version}`;
 
+/** One invocation on its way through the pipeline. */
+interface Call {
+  input: InvokeInput;
+  fn: FunctionRecord;
+  version: VersionRecord;
+  target: PoolTarget;
+  request: InvokeRequest;
+  /** performance.now() and Date.now() when it was admitted. */
+  started: number;
+  startedAt: number;
+  /** Longest it waits for an instance. */
+  waitMs: number;
+  attempt: number;
+  onResult: (result: InvokeResult) => void;
+  onError: (err: Error) => void;
+}
+
 /** Tries for an invocation whose instance died before starting it (each death is another invocation's crash). */
 const MAX_ATTEMPTS = 3;
 
@@ -70,50 +89,102 @@ export class Invoker {
     options.registry.onChange((e) => this.#onRegistryChange(e));
   }
 
-  async invoke(input: InvokeInput): Promise<InvokeResult> {
-    const { fn, version } = this.#o.registry.resolve(input.namespace, input.ref, input.qualifier);
-    // a UTF-16 unit is at most 3 bytes of UTF-8: count bytes only when the text could be over
-    const limit = this.#o.syncPayloadBytes;
-    const payloadBytes = input.eventJson.length * 3 > limit ? Buffer.byteLength(input.eventJson) : 0;
-    if (payloadBytes > limit) {
-      throw new AviaryError('PayloadTooLarge',
-        `request payload is ${payloadBytes} bytes; the limit for synchronous invocations is ${limit} bytes (6 MB): pass large data by reference, e.g. a URL`);
-    }
-    const target = this.#readyTargets.get(targetKey(fn, version)) ?? await this.target(fn, version);
-    const requestId = randomUUID();
-    const started = performance.now();
-    const startedAt = Date.now();
-    const qualified = input.qualifier ?? (input.ref.includes(':') ? input.ref.slice(input.ref.indexOf(':') + 1) : undefined);
-    const request = {
-      requestId,
-      eventJson: input.eventJson,
-      timeoutMs: version.timeout * 1000,
-      invokedFunctionArn: functionArn(fn.name, qualified),
-      traceId: input.traceId ?? null,
-      clientContext: input.clientContext ?? null,
-    };
-    const waitMs = this.#o.queueWaitMs ?? 10_000 + version.timeout * 1000;
-    let lease: Lease;
-    let outcome: InvokeOutcome;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // a warm instance at hand is taken without a turn through the promise machinery
-        lease = (attempt === 1 ? this.#o.pool.tryAcquire(target) : undefined) ?? await this.#o.pool.acquire(target, waitMs, attempt > 1);
-      } catch (err) {
-        if (!(err instanceof InitFailure)) throw err;
-        // an init failure is the function's error, reported for this invocation (as Lambda does)
-        return this.#finish(input, requestId, fn, version, startedAt, started, true, null,
-          { ok: false, error: err.error, logs: err.logs, retire: true }, []);
+  invoke(input: InvokeInput): Promise<InvokeResult> {
+    return new Promise((resolve, reject) => this.run(input, resolve, reject));
+  }
+
+  /**
+   * `invoke` with callbacks: exactly one of them is called, possibly before `run` returns. A
+   * request that finds a warm instance (or a place in line) goes through without a promise or
+   * a microtask turn, and a released instance is handed straight to the next waiting request:
+   * the HTTP trigger's hot path.
+   */
+  run(input: InvokeInput, onResult: (result: InvokeResult) => void, onError: (err: Error) => void): void {
+    let fn: FunctionRecord;
+    let version: VersionRecord;
+    try {
+      ({ fn, version } = this.#o.registry.resolve(input.namespace, input.ref, input.qualifier));
+      // a UTF-16 unit is at most 3 bytes of UTF-8: count bytes only when the text could be over
+      const limit = this.#o.syncPayloadBytes;
+      const payloadBytes = input.eventJson.length * 3 > limit ? Buffer.byteLength(input.eventJson) : 0;
+      if (payloadBytes > limit) {
+        throw new AviaryError('PayloadTooLarge',
+          `request payload is ${payloadBytes} bytes; the limit for synchronous invocations is ${limit} bytes (6 MB): pass large data by reference, e.g. a URL`);
       }
-      outcome = await lease.instance.invoke(request);
-      if (!outcome.ok && outcome.retire) this.#o.pool.retire(lease);
-      else this.#o.pool.release(lease);
+    } catch (err) {
+      onError(err as Error);
+      return;
+    }
+    const target = this.#readyTargets.get(targetKey(fn, version));
+    if (target) this.#begin(input, fn, version, target, onResult, onError);
+    else this.target(fn, version).then((t) => this.#begin(input, fn, version, t, onResult, onError), onError);
+  }
+
+  #begin(input: InvokeInput, fn: FunctionRecord, version: VersionRecord, target: PoolTarget,
+    onResult: (result: InvokeResult) => void, onError: (err: Error) => void): void {
+    const qualified = input.qualifier ?? (input.ref.includes(':') ? input.ref.slice(input.ref.indexOf(':') + 1) : undefined);
+    const call: Call = {
+      input,
+      fn,
+      version,
+      target,
+      request: {
+        requestId: randomUUID(),
+        eventJson: input.eventJson,
+        eventJsonOneLine: input.eventJsonOneLine,
+        timeoutMs: version.timeout * 1000,
+        invokedFunctionArn: functionArn(fn.name, qualified),
+        traceId: input.traceId ?? null,
+        clientContext: input.clientContext ?? null,
+      },
+      started: performance.now(),
+      startedAt: Date.now(),
+      waitMs: this.#o.queueWaitMs ?? 10_000 + version.timeout * 1000,
+      attempt: 1,
+      onResult,
+      onError,
+    };
+    this.#acquire(call);
+  }
+
+  #acquire(call: Call): void {
+    const pool = this.#o.pool;
+    // a warm instance at hand is taken at once; a retry goes first in the line
+    const lease = call.attempt === 1 ? pool.tryAcquire(call.target) : undefined;
+    if (lease) {
+      this.#run(call, lease);
+      return;
+    }
+    pool.acquire(call.target, call.waitMs, call.attempt > 1, (l) => this.#run(call, l), (err) => {
+      // an init failure is the function's error, reported for this invocation (as Lambda does)
+      if (err instanceof InitFailure) call.onResult(this.#finish(call, true, null, { ok: false, error: err.error, logs: err.logs, retire: true }, []));
+      else call.onError(err);
+    });
+  }
+
+  #run(call: Call, lease: Lease): void {
+    const pool = this.#o.pool;
+    const done = (outcome: InvokeOutcome): void => {
+      if (!outcome.ok && outcome.retire) pool.retire(lease);
+      else pool.release(lease);
       // queued at an instance that then died: it never ran, so it can run on another one, as
       // long as the function still exists (deleting it ends its instances)
-      if (outcome.ok || outcome.notStarted !== true || attempt === MAX_ATTEMPTS) break;
-      if (!this.#exists(fn)) throw new AviaryError('FunctionNotFound', `function ${fn.name} was deleted while this request waited`);
+      if (outcome.ok || outcome.notStarted !== true || call.attempt === MAX_ATTEMPTS) {
+        call.onResult(this.#finish(call, lease.cold, lease.initMs, outcome, lease.initLogs));
+      } else if (!this.#exists(call.fn)) {
+        call.onError(new AviaryError('FunctionNotFound', `function ${call.fn.name} was deleted while this request waited`));
+      } else {
+        call.attempt++;
+        this.#acquire(call);
+      }
+    };
+    try {
+      lease.instance.invoke(call.request, done);
+    } catch (err) {
+      // a broken instance (never specialised, or double-booked): a server fault, not the function's
+      pool.retire(lease);
+      call.onError(err as Error);
     }
-    return this.#finish(input, requestId, fn, version, startedAt, started, lease.cold, lease.initMs, outcome, lease.initLogs);
   }
 
   /** Whether `fn` is still deployed (not deleted, nor deleted and deployed again under its name). */
@@ -147,9 +218,10 @@ export class Invoker {
     return t;
   }
 
-  #finish(input: InvokeInput, requestId: string, fn: FunctionRecord, version: VersionRecord, startedAt: number, started: number,
-    cold: boolean, initMs: number | null, outcome: InvokeOutcome, initLogs: LogLine[]): InvokeResult {
-    const durationMs = performance.now() - started;
+  #finish(call: Call, cold: boolean, initMs: number | null, outcome: InvokeOutcome, initLogs: LogLine[]): InvokeResult {
+    const { fn, version } = call;
+    const requestId = call.request.requestId;
+    const durationMs = performance.now() - call.started;
     const logs = initLogs.length > 0 ? [...initLogs, ...outcome.logs] : outcome.logs;
     const error = outcome.ok ? undefined : outcome.error;
     const logRecords: LogRecord[] = logs.map((l) => ({
@@ -160,10 +232,10 @@ export class Invoker {
       namespace: fn.namespace,
       functionId: fn.id,
       version: version.version,
-      source: input.source,
+      source: call.input.source,
       status: outcome.ok ? 'succeeded' : 'failed',
       cold,
-      startedAt,
+      startedAt: call.startedAt,
       durationMs,
       initMs,
       errorType: error?.errorType ?? null,

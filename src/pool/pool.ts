@@ -71,9 +71,11 @@ interface PoolLease extends Lease {
 
 interface Waiter {
   target: PoolTarget;
-  resolve: (lease: Lease) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<Clock['setTimeout']>;
+  onLease: (lease: Lease) => void;
+  onError: (err: Error) => void;
+  /** When it stops waiting and gets 429 (clock ms). */
+  deadline: number;
+  waitMs: number;
 }
 
 /** Everything the pool tracks for one function (max-instances is per function, as Lambda's concurrency). */
@@ -84,6 +86,12 @@ interface Group {
   /** Idle entries per version; the most recently used last (reused first: it is warmest). */
   idle: Map<number, Entry[]>;
   waiters: Waiter[];
+  /**
+   * One timer for the whole line, due at the earliest deadline (not one per waiter: under load
+   * most requests wait a moment, and are handed an instance long before their deadline).
+   */
+  waitTimer: ReturnType<Clock['setTimeout']> | undefined;
+  waitTimerAt: number;
   /** The version kept warm by min-warm (the newest), if any. */
   warmTarget: PoolTarget | undefined;
   /** Moving average of warm invocations' run time, ms; undefined until one finished. */
@@ -134,9 +142,13 @@ export class Pool {
   /**
    * A warm instance of the target's version: reused, specialised from a spare, queued at, or
    * waited for. `retry` puts a request whose instance died before starting it first in line.
+   * Exactly one of the callbacks is called, possibly before `acquire` returns.
    */
-  async acquire(target: PoolTarget, waitMs: number, retry = false): Promise<Lease> {
-    if (this.#draining) throw new AviaryError('Unavailable', 'the server is shutting down; retry against another node or after restart');
+  acquire(target: PoolTarget, waitMs: number, retry: boolean, onLease: (lease: Lease) => void, onError: (err: Error) => void): void {
+    if (this.#draining) {
+      onError(new AviaryError('Unavailable', 'the server is shutting down; retry against another node or after restart'));
+      return;
+    }
     const group = this.#group(target.functionId);
     const idle = group.idle.get(target.version);
     let entry = idle?.pop();
@@ -145,32 +157,61 @@ export class Pool {
       this.#remove(group, entry);
       entry = idle?.pop();
     }
-    if (entry) return this.#lease(entry, target);
-    if (group.live < target.maxInstances) return this.#startFor(group, target);
-    // at the limit: an idle instance of another version gives its slot up
-    if (this.#retireOneIdle(group)) return this.#startFor(group, target);
-    const queueAt = group.waiters.length === 0 ? this.#queueable(group, target.version) : undefined;
-    if (queueAt) return this.#lease(queueAt, target);
-    if (group.waiters.length >= this.#opts.queueLimit) {
-      throw new AviaryError('TooManyRequests',
-        `function ${target.spec.functionName} is at its limit of ${target.maxInstances} concurrent instances and ${group.waiters.length} requests are already waiting; retry later or deploy with a larger --max-instances`,
-        { retryAfter: 1 });
+    if (entry) {
+      onLease(this.#lease(entry, target));
+      return;
     }
-    return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = {
-        target,
-        resolve,
-        reject,
-        timer: this.#clock.setTimeout(() => {
-          group.waiters.splice(group.waiters.indexOf(waiter), 1);
-          reject(new AviaryError('TooManyRequests',
-            `function ${target.spec.functionName} stayed at its limit of ${target.maxInstances} concurrent instances for ${Math.round(waitMs / 1000)} s; retry later or deploy with a larger --max-instances`,
-            { retryAfter: 1 }));
-        }, waitMs),
-      };
-      if (retry) group.waiters.unshift(waiter);
-      else group.waiters.push(waiter);
+    if (group.live < target.maxInstances || this.#retireOneIdle(group)) {
+      // room for one more, or an idle instance of another version gave its slot up
+      this.#startFor(group, target).then(onLease, onError);
+      return;
+    }
+    const queueAt = group.waiters.length === 0 ? this.#queueable(group, target.version) : undefined;
+    if (queueAt) {
+      onLease(this.#lease(queueAt, target));
+      return;
+    }
+    if (group.waiters.length >= this.#opts.queueLimit) {
+      onError(new AviaryError('TooManyRequests',
+        `function ${target.spec.functionName} is at its limit of ${target.maxInstances} concurrent instances and ${group.waiters.length} requests are already waiting; retry later or deploy with a larger --max-instances`,
+        { retryAfter: 1 }));
+      return;
+    }
+    const waiter: Waiter = { target, onLease, onError, deadline: this.#clock.now() + waitMs, waitMs };
+    if (retry) group.waiters.unshift(waiter);
+    else group.waiters.push(waiter);
+    if (group.waitTimer === undefined || waiter.deadline < group.waitTimerAt) this.#armWaitTimer(group, waiter.deadline);
+  }
+
+  #armWaitTimer(group: Group, at: number): void {
+    if (group.waitTimer !== undefined) this.#clock.clearTimeout(group.waitTimer);
+    group.waitTimerAt = at;
+    group.waitTimer = this.#clock.setTimeout(() => this.#expireWaiters(group), Math.max(1, at - this.#clock.now()));
+    group.waitTimer.unref();
+  }
+
+  /** Answers 429 to the requests that waited past their deadline; the timer follows the next one. */
+  #expireWaiters(group: Group): void {
+    group.waitTimer = undefined;
+    const now = this.#clock.now();
+    const expired: Waiter[] = [];
+    let next = Infinity;
+    group.waiters = group.waiters.filter((w) => {
+      if (w.deadline <= now) expired.push(w);
+      else next = Math.min(next, w.deadline);
+      return w.deadline > now;
     });
+    if (next !== Infinity) this.#armWaitTimer(group, next);
+    for (const w of expired) {
+      w.onError(new AviaryError('TooManyRequests',
+        `function ${w.target.spec.functionName} stayed at its limit of ${w.target.maxInstances} concurrent instances for ${Math.round(w.waitMs / 1000)} s; retry later or deploy with a larger --max-instances`,
+        { retryAfter: 1 }));
+    }
+  }
+
+  #stopWaitTimer(group: Group): void {
+    if (group.waitTimer !== undefined) this.#clock.clearTimeout(group.waitTimer);
+    group.waitTimer = undefined;
   }
 
   #lease(entry: Entry, target: PoolTarget): PoolLease {
@@ -257,9 +298,8 @@ export class Pool {
   }
 
   #handTo(group: Group, waiterIndex: number, entry: Entry): void {
-    const [w] = group.waiters.splice(waiterIndex, 1);
-    this.#clock.clearTimeout(w!.timer);
-    w!.resolve(this.#lease(entry, w!.target));
+    const w = waiterIndex === 0 ? group.waiters.shift()! : group.waiters.splice(waiterIndex, 1)[0]!;
+    w.onLease(this.#lease(entry, w.target));
   }
 
   /** Ends an instance that must not be reused (timed out, crashed, broke the protocol). */
@@ -288,9 +328,9 @@ export class Pool {
     const group = this.#groups.get(functionId);
     if (!group) return;
     group.warmTarget = undefined;
+    this.#stopWaitTimer(group);
     for (const w of group.waiters.splice(0)) {
-      this.#clock.clearTimeout(w.timer);
-      w.reject(new AviaryError('FunctionNotFound', `function ${w.target.spec.functionName} was deleted while this request waited`));
+      w.onError(new AviaryError('FunctionNotFound', `function ${w.target.spec.functionName} was deleted while this request waited`));
     }
     for (const e of [...group.entries]) if (e.inflight === 0) this.#remove(group, e);
     // forgotten now: instances still busy are killed when released (their group is gone), and a
@@ -320,10 +360,8 @@ export class Pool {
     if (this.#reaperHandle) this.#clock.clearTimeout(this.#reaperHandle);
     const exits: Promise<void>[] = [];
     for (const group of this.#groups.values()) {
-      for (const w of group.waiters.splice(0)) {
-        this.#clock.clearTimeout(w.timer);
-        w.reject(new AviaryError('Unavailable', 'the server is shutting down'));
-      }
+      this.#stopWaitTimer(group);
+      for (const w of group.waiters.splice(0)) w.onError(new AviaryError('Unavailable', 'the server is shutting down'));
       for (const e of group.entries) {
         exits.push(new Promise((resolve) => e.instance.onExit(() => resolve())));
         e.instance.kill();
@@ -336,7 +374,7 @@ export class Pool {
   #group(functionId: string): Group {
     let g = this.#groups.get(functionId);
     if (!g) {
-      g = { live: 0, entries: new Set(), idle: new Map(), waiters: [], warmTarget: undefined, runMs: undefined };
+      g = { live: 0, entries: new Set(), idle: new Map(), waiters: [], waitTimer: undefined, waitTimerAt: 0, warmTarget: undefined, runMs: undefined };
       this.#groups.set(functionId, g);
     }
     return g;
@@ -396,8 +434,7 @@ export class Pool {
     if (this.#draining) return;
     const w = group.waiters.shift();
     if (w) {
-      this.#clock.clearTimeout(w.timer);
-      this.#startFor(group, w.target).then(w.resolve, w.reject);
+      this.#startFor(group, w.target).then(w.onLease, w.onError);
       return;
     }
     this.#fillMinWarm(group);

@@ -48,9 +48,7 @@ interface Pending {
   timeoutMs: number;
   /** Made when the first line arrives: most invocations of a warm function log nothing. */
   logs: InvocationLogs | undefined;
-  resolve: (o: InvokeOutcome) => void;
-  /** Set once the invocation runs; a queued one's timeout has not started. */
-  timer: NodeJS.Timeout | undefined;
+  done: (o: InvokeOutcome) => void;
 }
 
 /** How long an exited runtime's last frames may take to arrive before the exit is handled. */
@@ -90,6 +88,13 @@ export class ChannelInstance implements Instance {
   #hello: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #init: { resolve: (ms: number) => void; reject: (e: FunctionError) => void; logs: LogLine[] } | undefined;
   #lastRequestId: string | null = null;
+  /**
+   * The running invocation's timeout: one timer per instance, restarted as each invocation
+   * starts (cheaper than a new timer per invocation), so when it fires the invocation running
+   * then started its full timeout ago. Left to fire idly after the last one answers.
+   */
+  #deadline: NodeJS.Timeout | undefined;
+  #deadlineMs = 0;
   #strayLogSink: (requestId: string | null, line: LogLine) => void = () => {};
   readonly started: Promise<void>;
 
@@ -173,36 +178,44 @@ export class ChannelInstance implements Instance {
     return { initMs, logs };
   }
 
-  invoke(req: InvokeRequest): Promise<InvokeOutcome> {
-    const spec = this.#spec;
-    if (!spec) throw new Error('invoke before specialise');
-    return new Promise<InvokeOutcome>((resolve) => {
-      if (!this.alive) {
-        resolve(notStarted([]));
-        return;
-      }
-      const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, logs: undefined, resolve, timer: undefined };
-      // The event is spliced in as text: validated by the caller, never re-serialised. A frame is
-      // one line, and in valid JSON a raw CR/LF can only be whitespace between tokens, so
-      // blanking them keeps the value and the framing intact.
-      const event = req.eventJson.includes('\n') || req.eventJson.includes('\r') ? req.eventJson.replace(/[\r\n]/g, ' ') : req.eventJson;
-      if (req.invokedFunctionArn !== this.#arn) {
-        this.#arn = req.invokedFunctionArn;
-        this.#arnJson = jsonString(req.invokedFunctionArn);
-      }
-      const traceId = req.traceId === null ? 'null' : jsonString(req.traceId);
-      const clientContext = req.clientContext === null || req.clientContext === undefined ? 'null' : JSON.stringify(req.clientContext);
-      this.#out.write(`{"t":"invoke","id":${jsonString(req.requestId)},"timeoutMs":${req.timeoutMs},"invokedFunctionArn":${this.#arnJson},"traceId":${traceId},"clientContext":${clientContext},"identity":null,"event":${event}}\n`);
-      // sent at once even when queued: the runtime finds it waiting when it answers the current one
-      if (this.#running) this.#queued.push(p);
-      else this.#start(p);
-    });
+  invoke(req: InvokeRequest, done: (outcome: InvokeOutcome) => void): void {
+    if (!this.#spec) throw new Error('invoke before specialise');
+    if (!this.alive) {
+      done(notStarted([]));
+      return;
+    }
+    const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, logs: undefined, done };
+    // The event is spliced in as text: validated by the caller, never re-serialised. A frame is
+    // one line, and in valid JSON a raw CR/LF can only be whitespace between tokens, so
+    // blanking them keeps the value and the framing intact.
+    const event = req.eventJsonOneLine === true || !(req.eventJson.includes('\n') || req.eventJson.includes('\r'))
+      ? req.eventJson
+      : req.eventJson.replace(/[\r\n]/g, ' ');
+    if (req.invokedFunctionArn !== this.#arn) {
+      this.#arn = req.invokedFunctionArn;
+      this.#arnJson = jsonString(req.invokedFunctionArn);
+    }
+    const traceId = req.traceId === null ? 'null' : jsonString(req.traceId);
+    const clientContext = req.clientContext === null || req.clientContext === undefined ? 'null' : JSON.stringify(req.clientContext);
+    this.#out.write(`{"t":"invoke","id":${jsonString(req.requestId)},"timeoutMs":${req.timeoutMs},"invokedFunctionArn":${this.#arnJson},"traceId":${traceId},"clientContext":${clientContext},"identity":null,"event":${event}}\n`);
+    // sent at once even when queued: the runtime finds it waiting when it answers the current one
+    if (this.#running) this.#queued.push(p);
+    else this.#start(p);
   }
 
   #start(p: Pending): void {
     this.#running = p;
     this.#lastRequestId = p.requestId;
-    p.timer = setTimeout(() => this.#timedOut(), p.timeoutMs);
+    const timer = this.#deadline;
+    if (timer !== undefined && this.#deadlineMs === p.timeoutMs) {
+      timer.refresh();
+    } else {
+      clearTimeout(timer);
+      this.#deadlineMs = p.timeoutMs;
+      this.#deadline = setTimeout(() => {
+        if (this.#running) this.#timedOut();
+      }, p.timeoutMs);
+    }
     this.#opts.onBusyChange(this, true);
   }
 
@@ -272,11 +285,10 @@ export class ChannelInstance implements Instance {
     const p = this.#running;
     if (!p) return;
     this.#running = undefined;
-    clearTimeout(p.timer);
     const next = this.#queued.shift();
     if (next) this.#start(next);
     else this.#opts.onBusyChange(this, false);
-    p.resolve(outcome);
+    p.done(outcome);
   }
 
   #failPending(error: FunctionError, retire: boolean): void {
@@ -288,7 +300,7 @@ export class ChannelInstance implements Instance {
 
   /** The instance is ending: queued invocations never began, so they may run elsewhere. */
   #abandonQueued(): void {
-    for (const q of this.#queued.splice(0)) q.resolve(notStarted(linesOf(q)));
+    for (const q of this.#queued.splice(0)) q.done(notStarted(linesOf(q)));
   }
 
   #timedOut(): void {
@@ -297,6 +309,7 @@ export class ChannelInstance implements Instance {
   }
 
   #onExit(info: ExitInfo): void {
+    clearTimeout(this.#deadline);
     const memoryMB = this.#spec?.memoryMB ?? 0;
     const error = { ...describeExit(info, memoryMB, this.#proc.stderrTail) };
     this.#hello?.reject(new Error(`runtime process exited before it started (${error.errorMessage}): ${this.#proc.stderrTail.join('\n')}`));

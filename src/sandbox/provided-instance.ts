@@ -23,7 +23,7 @@ interface Current {
   /** Absolute, ms since the epoch: the Lambda-Runtime-Deadline-Ms header. */
   deadlineMs: number;
   logs: InvocationLogs;
-  resolve: (o: InvokeOutcome) => void;
+  done: (o: InvokeOutcome) => void;
   timer: NodeJS.Timeout;
   delivered: boolean;
 }
@@ -111,20 +111,18 @@ export class ProvidedInstance implements Instance {
     return { initMs: performance.now() - started, logs };
   }
 
-  invoke(request: InvokeRequest): Promise<InvokeOutcome> {
+  invoke(request: InvokeRequest, done: (outcome: InvokeOutcome) => void): void {
     if (this.#current) throw new Error('instance is busy: one invocation at a time');
-    return new Promise<InvokeOutcome>((resolve) => {
-      const logs = new InvocationLogs(this.#opts.logCapBytes);
-      if (!this.alive) {
-        resolve({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited before the invocation started' }, logs: logs.lines, retire: true, notStarted: true });
-        return;
-      }
-      const timer = setTimeout(() => this.#timedOut(), request.timeoutMs);
-      this.#current = { request, deadlineMs: Date.now() + request.timeoutMs, logs, resolve, timer, delivered: false };
-      this.#lastRequestId = request.requestId;
-      this.#opts.onBusyChange(this, true);
-      if (this.#poll) this.#deliver(this.#poll);
-    });
+    const logs = new InvocationLogs(this.#opts.logCapBytes);
+    if (!this.alive) {
+      done({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited before the invocation started' }, logs: logs.lines, retire: true, notStarted: true });
+      return;
+    }
+    const timer = setTimeout(() => this.#timedOut(), request.timeoutMs);
+    this.#current = { request, deadlineMs: Date.now() + request.timeoutMs, logs, done, timer, delivered: false };
+    this.#lastRequestId = request.requestId;
+    this.#opts.onBusyChange(this, true);
+    if (this.#poll) this.#deliver(this.#poll);
   }
 
   #deliver(res: ServerResponse): void {
@@ -202,7 +200,7 @@ export class ProvidedInstance implements Instance {
     this.#current = undefined;
     clearTimeout(c.timer);
     this.#opts.onBusyChange(this, false);
-    c.resolve(outcome);
+    c.done(outcome);
   }
 
   #timedOut(): void {

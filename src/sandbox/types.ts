@@ -22,6 +22,8 @@ export interface InvokeRequest {
   requestId: string;
   /** The event as JSON text (already validated), spliced into the frame without re-serialising. */
   eventJson: string;
+  /** Set when `eventJson` is known to hold no raw CR or LF (the HTTP trigger writes it so): no need to look. */
+  eventJsonOneLine?: boolean;
   /** The function's timeout; the clock starts when the instance starts this invocation (not when it was queued). */
   timeoutMs: number;
   invokedFunctionArn: string;
@@ -97,7 +99,12 @@ export interface Instance {
    */
   readonly canQueue: boolean;
   specialise(spec: FunctionSpec): Promise<{ initMs: number; logs: LogLine[] }>;
-  invoke(request: InvokeRequest): Promise<InvokeOutcome>;
+  /**
+   * Runs one invocation; `done` is called once with its outcome, possibly before `invoke`
+   * returns (an instance that already died). A callback, not a promise: this is the hot path,
+   * and the pool hands the instance on from inside `done`.
+   */
+  invoke(request: InvokeRequest, done: (outcome: InvokeOutcome) => void): void;
   /** Ends the process (SIGKILL to its whole tree). Idempotent. */
   kill(): void;
   onExit(listener: (info: ExitInfo) => void): void;

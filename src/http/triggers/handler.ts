@@ -63,13 +63,14 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
         httpVersion: req.httpVersion,
       }, match);
       const eventJson = fillEventTemplate(template, requestId, timeEpoch);
-      invoker.invoke({
+      invoker.run({
         namespace: route.namespace,
         ref: registry.functionName(route.functionId),
         qualifier: route.qualifier,
         eventJson,
+        eventJsonOneLine: true, // written by our JSON writer, which escapes every control character
         source: 'http',
-      }).then((result) => {
+      }, (result) => {
         if (!result.ok) {
           write(res, errorResponse(result.error?.errorType === 'Sandbox.Timedout' ? 'timeout' : 'function-error', result.requestId));
           return;
@@ -77,7 +78,7 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
         const mapped = fromHandlerResult(result.result);
         if (mapped.problem) warn(`function ${result.fn.name} (request ${result.requestId}) returned an invalid HTTP response: ${mapped.problem}`);
         write(res, mapped.response);
-      }, (err: unknown) => {
+      }, (err) => {
         if (isAviaryError(err)) {
           switch (err.code) {
             case 'TooManyRequests': write(res, errorResponse('throttled', requestId)); return;
@@ -89,7 +90,7 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
               return;
           }
         }
-        warn(`HTTP trigger ${match.routeKey} failed: ${(err as Error).stack ?? String(err)}`);
+        warn(`HTTP trigger ${match.routeKey} failed: ${err.stack ?? String(err)}`);
         write(res, errorResponse('function-error', requestId));
       });
     };
