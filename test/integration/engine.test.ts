@@ -329,18 +329,20 @@ describe('concurrency', () => {
       return { ...r, at: Date.now() - started };
     });
     const answers = await Promise.all(calls);
-    const full = answers.filter((a) => a.status === 429 && /100 requests are already waiting/.test(a.json.error.message));
-    const expired = answers.filter((a) => a.status === 429 && /stayed at its limit/.test(a.json.error.message));
+    // a 429 is an API error ({"error":{"code","message"}}), not an invocation's body
+    const message = (a: { json: unknown }): string => (a.json as { error?: { message?: string } }).error?.message ?? '';
+    const full = answers.filter((a) => a.status === 429 && /100 requests are already waiting/.test(message(a)));
+    const expired = answers.filter((a) => a.status === 429 && /stayed at its limit/.test(message(a)));
     const timedOut = answers.filter((a) => a.status === 200 && a.json.error?.errorType === 'Sandbox.Timedout');
     assert.equal(full.length, 1, JSON.stringify(answers.map((a) => [a.status, a.text.slice(0, 120)])));
-    assert.equal(full[0]!.json.error.message,
+    assert.equal(message(full[0]!),
       'function jammed is at its limit of 1 concurrent instances and 100 requests are already waiting; retry later or deploy with a larger --max-instances');
     assert.equal(full[0]!.headers.get('retry-after'), '1');
     assert.ok(full[0]!.at < 1000, `the request over the queue limit waited ${full[0]!.at} ms`);
     assert.equal(full.length + expired.length + timedOut.length, 102, JSON.stringify(answers.map((a) => [a.status, a.text.slice(0, 120)])));
     // about one served per second until the waiting limit (10 s + 1 s timeout) ran out for the rest
     assert.ok(timedOut.length >= 5 && timedOut.length <= 12, `${timedOut.length} requests were served`);
-    assert.equal(expired[0]!.json.error.message,
+    assert.equal(message(expired[0]!),
       'function jammed stayed at its limit of 1 concurrent instances for 11 s; retry later or deploy with a larger --max-instances');
     for (const a of expired) assert.ok(a.at >= 10_900 && a.at < 14_000, `a request gave up after ${a.at} ms`);
     // nothing is left waiting, and the function serves the next request
