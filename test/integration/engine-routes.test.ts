@@ -92,6 +92,21 @@ describe('HTTP routes', () => {
     assert.equal((await call('/bad-header')).status, 201);
   });
 
+  test('a 1xx status is a 502; hop-by-hop headers are dropped, the response framed by the server', async () => {
+    await route('GET', '/framing', 'responder');
+    const informational = await call('/framing?badHeader=informational');
+    assert.equal(informational.status, 502);
+    assert.deepEqual(await informational.json(), { message: 'Internal Server Error' });
+    const hop = await call('/framing?badHeader=hopByHop');
+    assert.equal(hop.status, 200);
+    assert.equal(hop.headers.get('x-kept'), 'yes');
+    assert.equal(hop.headers.get('transfer-encoding'), null);
+    assert.equal(hop.headers.get('trailer'), null);
+    assert.equal(hop.headers.get('content-length'), String('never sent'.length));
+    assert.equal(await hop.text(), 'never sent');
+    assert.equal((await call('/healthz')).status, 200);
+  });
+
   test('a function error → 502 JSON, promptly', async () => {
     await route('GET', '/broken', 'responder');
     const res = await call('/broken?fail=1');

@@ -9,6 +9,7 @@ import { discardBody } from '../errors.ts';
 import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
 
 const NOT_FOUND = '{"message":"Not Found"}';
+const INTERNAL_ERROR = '{"message":"Internal Server Error"}';
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -48,7 +49,7 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
     const match = registry.routeTable.match(req.method ?? 'GET', q === -1 ? url : url.slice(0, q));
     if (!match) {
       req.resume();
-      write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND });
+      write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND }, warn);
       return;
     }
     const dispatch = (body: Buffer): void => {
@@ -72,26 +73,26 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
         source: 'http',
       }, (result) => {
         if (!result.ok) {
-          write(res, errorResponse(result.error?.errorType === 'Sandbox.Timedout' ? 'timeout' : 'function-error', result.requestId));
+          write(res, errorResponse(result.error?.errorType === 'Sandbox.Timedout' ? 'timeout' : 'function-error', result.requestId), warn);
           return;
         }
         const mapped = fromHandlerResult(result.result);
         if (mapped.problem) warn(`function ${result.fn.name} (request ${result.requestId}) returned an invalid HTTP response: ${mapped.problem}`);
-        write(res, mapped.response);
+        write(res, mapped.response, warn);
       }, (err) => {
         if (isAviaryError(err)) {
           switch (err.code) {
-            case 'TooManyRequests': write(res, errorResponse('throttled', requestId)); return;
-            case 'PayloadTooLarge': write(res, errorResponse('payload-too-large', requestId)); return;
-            case 'Unavailable': write(res, errorResponse('unavailable', requestId)); return;
+            case 'TooManyRequests': write(res, errorResponse('throttled', requestId), warn); return;
+            case 'PayloadTooLarge': write(res, errorResponse('payload-too-large', requestId), warn); return;
+            case 'Unavailable': write(res, errorResponse('unavailable', requestId), warn); return;
             case 'FunctionNotFound':
             case 'VersionNotFound':
-              write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND });
+              write(res, { statusCode: 404, headers: { 'content-type': 'application/json' }, cookies: [], body: NOT_FOUND }, warn);
               return;
           }
         }
         warn(`HTTP trigger ${match.routeKey} failed: ${err.stack ?? String(err)}`);
-        write(res, errorResponse('function-error', requestId));
+        write(res, errorResponse('function-error', requestId), warn);
       });
     };
     // a request without a body needs no stream reading at all (node discards the empty rest
@@ -102,14 +103,14 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
       return;
     }
     if (length > maxBodyBytes) {
-      tooLarge(req, res);
+      tooLarge(req, res, warn);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBodyBytes) tooLarge(req, res);
+      if (size > maxBodyBytes) tooLarge(req, res, warn);
       else chunks.push(chunk);
     });
     req.on('end', () => {
@@ -118,7 +119,7 @@ export function makeTriggerHandler(deps: TriggerDeps): (req: IncomingMessage, re
   };
 }
 
-function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+function tooLarge(req: IncomingMessage, res: ServerResponse, warn: (message: string) => void): void {
   req.removeAllListeners('data');
   if (res.headersSent) {
     req.resume();
@@ -128,11 +129,11 @@ function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   // answer once the rest of the body is read (bounded), so the client sees the 413, not a reset
   void discardBody(req).then((consumed) => {
     if (!consumed) r.headers.connection = 'close';
-    write(res, r);
+    write(res, r, warn);
   });
 }
 
-function write(res: ServerResponse, r: HttpResponse): void {
+function write(res: ServerResponse, r: HttpResponse, warn: (message: string) => void): void {
   if (res.headersSent || res.destroyed) return;
   // a flat [name, value, …] list: no copy of the headers object, one line per cookie
   const head: string[] = [];
@@ -141,6 +142,18 @@ function write(res: ServerResponse, r: HttpResponse): void {
   for (const cookie of r.cookies) head.push('set-cookie', cookie);
   const body = r.body;
   head.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
-  res.writeHead(r.statusCode, head);
-  res.end(body);
+  try {
+    res.writeHead(r.statusCode, head);
+    res.end(body);
+  } catch (err) {
+    // fromHandlerResult refuses what node:http would; should anything still be refused, this
+    // request fails alone (a throw here would end the server)
+    if (!res.headersSent) {
+      res.writeHead(502, ['content-type', 'application/json', 'content-length', String(INTERNAL_ERROR.length)]);
+      res.end(INTERNAL_ERROR);
+    } else {
+      res.destroy();
+    }
+    warn(`HTTP trigger: a response could not be sent (${(err as Error).message}); answered 502 instead`);
+  }
 }

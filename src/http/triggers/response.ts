@@ -2,7 +2,8 @@
  * Maps a handler's result to the HTTP response, by Lambda's payload format 2.0 rules:
  *
  * - An object with a `statusCode` key is a structured response: `statusCode` (integer
- *   100-599), `headers` (values stringified), `cookies` (one Set-Cookie each), `body` (a
+ *   200-599: a 1xx cannot end a request), `headers` (values stringified; hop-by-hop headers
+ *   such as `connection` or `transfer-encoding` are the server's and dropped), `cookies` (one Set-Cookie each), `body` (a
  *   string, base64-decoded when `isBase64Encoded` is true; missing or null → empty). No
  *   content-type is added when the function sets none.
  * - Anything else that is valid JSON (string, number, boolean, array, null, an object without
@@ -43,6 +44,13 @@ const GATEWAY_ERRORS: Record<GatewayErrorKind, { status: number; message: string
 const INTERNAL_ERROR_BODY = '{"message":"Internal Server Error"}';
 
 /**
+ * Headers about the connection rather than the response (RFC 9110 §7.6.1, plus `trailer`):
+ * the server frames the body and manages the connection itself, so a function's values are
+ * dropped (a `transfer-encoding` next to our `content-length` would be a malformed response).
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+/**
  * The response for a handler's result, already parsed from JSON.
  *
  * @example fromHandlerResult({ statusCode: 201, body: 'made' }).response.statusCode // 201
@@ -55,8 +63,8 @@ export function fromHandlerResult(result: unknown): MappedResult {
   const r = result as Record<string, unknown>;
 
   const statusCode = r.statusCode;
-  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
-    return invalid(`statusCode must be an integer 100-599, got ${show(statusCode)}`);
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 200 || statusCode > 599) {
+    return invalid(`statusCode must be an integer 200-599 (a 1xx status cannot end a request), got ${show(statusCode)}`);
   }
 
   const headers: Record<string, string> = {};
@@ -84,6 +92,7 @@ export function fromHandlerResult(result: unknown): MappedResult {
       const value = String(v);
       if (!sendable(lower, undefined)) return invalid(`header name ${show(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
       if (!sendable(lower, value)) return invalid(`headers.${name} must not contain control characters (such as a line break) or characters above U+00FF, got ${show(value)}`);
+      if (HOP_BY_HOP.has(lower)) continue;
       if (lower === 'set-cookie') cookies.push(value);
       else if (lower === '__proto__') Object.defineProperty(headers, lower, { value, enumerable: true, writable: true, configurable: true });
       else headers[lower] = value;
