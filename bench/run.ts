@@ -32,6 +32,9 @@ Options:
   --connections <list>  wrk connection counts (default 1,32)
   --rounds <n>          rounds of (baseline, Aviary) load phases; the median round is reported (default 3)
   --threads <n>         wrk threads (default 1: see docs/performance.md)
+  --wrk-batch           run wrk under SCHED_BATCH (chrt), for baseline and Aviary alike: shows what the
+                        client's wake-ups, preempting the server on the same cores, cost (a diagnostic;
+                        the targets are judged without it)
   --max-instances <n>   maxInstances of the hello function (default: 2 × nproc)
   --instance-queue <n>  the server's --instance-queue (default: the server's default, ${DEFAULT_INSTANCE_QUEUE})
   --cold-runs <n>       cold starts measured per runtime (default 20)
@@ -51,6 +54,7 @@ interface Options {
   connections: number[];
   rounds: number;
   threads: number;
+  wrkBatch: boolean;
   maxInstances: number;
   instanceQueue: number;
   coldRuns: number;
@@ -73,6 +77,7 @@ function parseOptions(argv: string[]): Options {
       connections: { type: 'string', default: '1,32' },
       rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '1' },
+      'wrk-batch': { type: 'boolean', default: false },
       'max-instances': { type: 'string', default: String(2 * os.availableParallelism()) },
       'instance-queue': { type: 'string', default: String(DEFAULT_INSTANCE_QUEUE) },
       'cold-runs': { type: 'string', default: '20' },
@@ -104,6 +109,7 @@ function parseOptions(argv: string[]): Options {
     connections: values.connections.split(',').map((c) => Math.round(num('connections', c, 1, 10_000))),
     rounds: Math.round(num('rounds', values.rounds, 1, 20)),
     threads: Math.round(num('threads', values.threads, 1, 64)),
+    wrkBatch: values['wrk-batch'],
     maxInstances: Math.round(num('max-instances', values['max-instances'], 1, 1000)),
     instanceQueue: Math.round(num('instance-queue', values['instance-queue'], 0, 8)),
     coldRuns: Math.round(num('cold-runs', values['cold-runs'], 1, 1000)),
@@ -199,7 +205,7 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
       const order = round % 2 === 1 ? WARM_TARGETS : [...WARM_TARGETS].reverse();
       for (const target of order) {
         const { url, pid } = servers[target];
-        const settings = { url: `${url}/hello`, connections, threads: o.threads, timeoutS: 10, scratchDir: scratch };
+        const settings = { url: `${url}/hello`, connections, threads: o.threads, timeoutS: 10, scratchDir: scratch, batch: o.wrkBatch };
         if (o.warmupS > 0) await runWrk({ ...settings, durationS: o.warmupS });
         const before = cpuSnapshot(pid);
         const wrk = await runWrk({ ...settings, durationS: o.durationS });
@@ -514,7 +520,7 @@ async function profilePhase(o: Options, scratch: string): Promise<ProfileResults
   const server = await startAviary([], { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=250` });
   await deployHello(server, o.maxInstances);
   const connections = Math.max(...o.connections);
-  const settings = { url: `${server.url}/hello`, connections, threads: o.threads, timeoutS: 10, scratchDir: scratch };
+  const settings = { url: `${server.url}/hello`, connections, threads: o.threads, timeoutS: 10, scratchDir: scratch, batch: o.wrkBatch };
   if (o.warmupS > 0) await runWrk({ ...settings, durationS: o.warmupS });
   const from = Number(process.hrtime.bigint() / 1000n);
   const wrk = await runWrk({ ...settings, durationS: o.durationS });
@@ -594,7 +600,7 @@ function render(r: Results): string {
   lines.push(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memTotalGiB} GiB RAM (${m.memAvailableGiB} available), Linux ${m.kernel}, Node ${m.node}, wrk ${m.wrk}, load average at start ${m.loadAverage.join(' ')}`);
   if (r.warm) {
     const w = r.warm;
-    lines.push('', `Warm HTTP: GET /hello; median of ${r.settings.rounds} round(s), each ${r.settings.durationS} s measured after ${r.settings.warmupS} s warm-up; wrk -t${r.settings.threads}; Aviary isolation ${w.isolation}, hello maxInstances ${w.maxInstances}, --instance-queue ${w.instanceQueue}; ipc-floor: ${w.maxInstances} worker processes of the same handler, ${w.instanceQueue + 1} requests each at most (bench/ipc-floor-server.ts)`);
+    lines.push('', `Warm HTTP: GET /hello; median of ${r.settings.rounds} round(s), each ${r.settings.durationS} s measured after ${r.settings.warmupS} s warm-up; wrk -t${r.settings.threads}${r.settings.wrkBatch ? ' under SCHED_BATCH (--wrk-batch)' : ''}; Aviary isolation ${w.isolation}, hello maxInstances ${w.maxInstances}, --instance-queue ${w.instanceQueue}; ipc-floor: ${w.maxInstances} worker processes of the same handler, ${w.instanceQueue + 1} requests each at most (bench/ipc-floor-server.ts)`);
     lines.push(table(
       ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'instances CPU µs/req', 'other CPU µs/req', 'server cs/req vol+invol', 'machine busy'],
       w.summary.map((x) => [x.target, String(x.connections), fmt(x.rps, 0), fmt(x.p50Ms, 3), fmt(x.p99Ms, 3), String(x.errors),

@@ -18,6 +18,8 @@ export interface WrkOptions {
   scratchDir: string;
   /** Lua run before the done hook, e.g. `wrk.method = "POST"` and `wrk.body`/`wrk.headers` (default: a plain GET). */
   prelude?: string;
+  /** Run wrk under SCHED_BATCH (chrt): a diagnostic of how much a client on the same cores costs the server. */
+  batch?: boolean;
 }
 
 export interface WrkResult {
@@ -72,7 +74,10 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     scripts.set(prelude, scriptPath);
   }
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, `--timeout`, `${o.timeoutS}s`, '-s', scriptPath, o.url];
-  const child = spawnTracked('wrk', 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // under SCHED_BATCH the client no longer preempts the server it measures each time a response wakes it
+  const child = o.batch
+    ? spawnTracked('wrk', 'chrt', ['--batch', '0', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawnTracked('wrk', 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));

@@ -164,7 +164,9 @@ export class Invoker {
 
   #run(call: Call, lease: Lease): void {
     const pool = this.#o.pool;
+    let answered = false;
     const done = (outcome: InvokeOutcome): void => {
+      answered = true;
       if (!outcome.ok && outcome.retire) pool.retire(lease);
       else pool.release(lease);
       // queued at an instance that then died: it never ran, so it can run on another one, as
@@ -181,6 +183,7 @@ export class Invoker {
     try {
       lease.instance.invoke(call.request, done);
     } catch (err) {
+      if (answered) throw err; // thrown by what ran after the answer, not by the instance
       // a broken instance (never specialised, or double-booked): a server fault, not the function's
       pool.retire(lease);
       call.onError(err as Error);
