@@ -148,12 +148,13 @@ function write(res: ServerResponse, r: HttpResponse, warn: (message: string) => 
   } catch (err) {
     // fromHandlerResult refuses what node:http would; should anything still be refused, this
     // request fails alone (a throw here would end the server)
-    if (!res.headersSent) {
+    const sent = res.headersSent;
+    if (!sent) {
       res.writeHead(502, ['content-type', 'application/json', 'content-length', String(INTERNAL_ERROR.length)]);
       res.end(INTERNAL_ERROR);
     } else {
       res.destroy();
     }
-    warn(`HTTP trigger: a response could not be sent (${(err as Error).message}); answered 502 instead`);
+    warn(`HTTP trigger: a response could not be sent (${(err as Error).message}); ${sent ? 'the connection was closed' : 'answered 502 instead'}`);
   }
 }
