@@ -6,10 +6,9 @@ import type { Invoker } from '../../invoke/index.ts';
 import { fillEventTemplate } from './event.ts';
 import { EventTemplateCache } from './event-cache.ts';
 import { discardBody } from '../errors.ts';
-import { errorResponse, fromHandlerResult, type HttpResponse } from './response.ts';
+import { errorResponse, fromHandlerResult, INTERNAL_ERROR_BODY, type HttpResponse } from './response.ts';
 
 const NOT_FOUND = '{"message":"Not Found"}';
-const INTERNAL_ERROR = '{"message":"Internal Server Error"}';
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -150,8 +149,8 @@ function write(res: ServerResponse, r: HttpResponse, warn: (message: string) => 
     // request fails alone (a throw here would end the server)
     const sent = res.headersSent;
     if (!sent) {
-      res.writeHead(502, ['content-type', 'application/json', 'content-length', String(INTERNAL_ERROR.length)]);
-      res.end(INTERNAL_ERROR);
+      res.writeHead(502, ['content-type', 'application/json', 'content-length', String(INTERNAL_ERROR_BODY.length)]);
+      res.end(INTERNAL_ERROR_BODY);
     } else {
       res.destroy();
     }

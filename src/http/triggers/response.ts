@@ -41,7 +41,8 @@ const GATEWAY_ERRORS: Record<GatewayErrorKind, { status: number; message: string
   'payload-too-large': { status: 413, message: 'Request Entity Too Large' },
 };
 
-const INTERNAL_ERROR_BODY = '{"message":"Internal Server Error"}';
+/** The body of every 502 the gateway writes for a function's bad response. */
+export const INTERNAL_ERROR_BODY = '{"message":"Internal Server Error"}';
 
 /**
  * Headers about the connection rather than the response (RFC 9110 §7.6.1, plus `trailer`):
@@ -74,7 +75,7 @@ export function fromHandlerResult(result: unknown): MappedResult {
     if (!Array.isArray(rawCookies)) return invalid(`cookies must be an array of strings, got ${show(rawCookies)}`);
     for (const c of rawCookies) {
       if (typeof c !== 'string') return invalid(`cookies must be an array of strings, got an element ${show(c)}`);
-      if (!sendable('set-cookie', c)) return invalid(`cookies must not contain control characters (such as a line break), got an element ${show(c)}`);
+      if (!sendableValue('set-cookie', c)) return invalid(`cookies must not contain control characters (such as a line break), got an element ${show(c)}`);
       cookies.push(c);
     }
   }
@@ -90,8 +91,8 @@ export function fromHandlerResult(result: unknown): MappedResult {
       }
       const lower = name.toLowerCase();
       const value = String(v);
-      if (!sendable(lower, undefined)) return invalid(`header name ${show(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
-      if (!sendable(lower, value)) return invalid(`headers.${name} must not contain control characters (such as a line break) or characters above U+00FF, got ${show(value)}`);
+      if (!sendableName(lower)) return invalid(`header name ${show(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
+      if (!sendableValue(lower, value)) return invalid(`headers.${name} must not contain control characters (such as a line break) or characters above U+00FF, got ${show(value)}`);
       if (HOP_BY_HOP.has(lower)) continue;
       if (lower === 'set-cookie') cookies.push(value);
       else if (lower === '__proto__') Object.defineProperty(headers, lower, { value, enumerable: true, writable: true, configurable: true });
@@ -151,11 +152,20 @@ function invalid(problem: string): MappedResult {
   };
 }
 
-/** Whether node:http would send this header name (and value, when given) rather than throw. */
-function sendable(name: string, value: string | undefined): boolean {
+/** Whether node:http would send this header name rather than throw. */
+function sendableName(name: string): boolean {
   try {
-    if (value === undefined) validateHeaderName(name);
-    else validateHeaderValue(name, value);
+    validateHeaderName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether node:http would send this header value rather than throw. */
+function sendableValue(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
     return true;
   } catch {
     return false;
