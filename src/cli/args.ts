@@ -23,6 +23,7 @@ export const RANGES = {
   logLimit: { min: 1, max: 1000, unit: ' lines' },
   prewarm: { min: 0, max: 16, unit: '' },
   instanceQueue: { min: 0, max: 8, unit: '' },
+  maxProcesses: { min: 32, max: 65536, unit: '' },
 } as const;
 
 export function parseInteger(value: string, range: { min: number; max: number; unit: string }): number {
@@ -41,6 +42,7 @@ export const parsePort = (v: string): number => parseInteger(v, RANGES.port);
 export const parseLogLimit = (v: string): number => parseInteger(v, RANGES.logLimit);
 export const parsePrewarm = (v: string): number => parseInteger(v, RANGES.prewarm);
 export const parseInstanceQueue = (v: string): number => parseInteger(v, RANGES.instanceQueue);
+export const parseMaxProcesses = (v: string): number => parseInteger(v, RANGES.maxProcesses);
 
 /** Seconds an idle instance is kept: a positive number up to a week. */
 export function parseIdleTtl(value: string): number {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AviaryError } from '../shared/errors.ts';
 import { ChannelInstance } from './channel-instance.ts';
+import { ProcessLimit } from './cgroups.ts';
 import { bubblewrapArgs, nodeInstallDir, probeBubblewrap, TASK_ROOT, type MountPlan } from './isolation.ts';
 import { SandboxProcess } from './process.ts';
 import { ProvidedInstance } from './provided-instance.ts';
@@ -22,6 +23,8 @@ export interface SandboxOptions {
   runDir: string;
   tmpBytes: number;
   fileBytes: number;
+  /** Processes and threads one instance may have (a cgroup's pids.max), where cgroups allow. */
+  maxProcesses: number;
   logCapBytes: number;
   maxResponseBytes: number;
   /** Says things an operator should know once (e.g. running without isolation). */
@@ -34,11 +37,14 @@ type Watched = ChannelInstance | ProvidedInstance;
  * Runs instances as OS processes: inside bubblewrap when it is available (own mount, pid, ipc,
  * uts and user namespaces, read-only code, bounded /tmp), plainly otherwise. Enforces the
  * memory limit with a watchdog over busy instances' resident memory, the file size limit with
- * RLIMIT_FSIZE (prlimit), and timeouts in the instances themselves. Instances run under
- * SCHED_BATCH (chrt) where it is available.
+ * RLIMIT_FSIZE (prlimit), the number of processes with a cgroup per instance (cgroups.ts), and
+ * timeouts in the instances themselves. Instances run under SCHED_BATCH (chrt) where it is
+ * available.
  */
 export class ProcessSandbox implements Sandbox {
   readonly isolation: 'bubblewrap' | 'none';
+  /** The per-instance process limit, or undefined where cgroups could not be used. */
+  readonly processLimit: ProcessLimit | undefined;
   readonly #opts: SandboxOptions;
   readonly #busy = new Set<Watched>();
   readonly #watchdog: NodeJS.Timeout;
@@ -52,6 +58,9 @@ export class ProcessSandbox implements Sandbox {
     this.#prlimit = spawnSync('prlimit', ['--version']).status === 0;
     if (!this.#prlimit) opts.warn('prlimit (util-linux) not found: the per-instance file size limit is not enforced');
     this.#chrt = spawnSync('chrt', ['--batch', '0', 'true']).status === 0;
+    const limit = ProcessLimit.setUp(opts.maxProcesses);
+    if (limit instanceof ProcessLimit) this.processLimit = limit;
+    else opts.warn(`the number of processes and threads of an instance is not limited (a fork bomb in a function can exhaust the host): ${limit.reason}`);
     rmSync(opts.runDir, { recursive: true, force: true });
     mkdirSync(opts.runDir, { recursive: true });
     this.#watchdog = setInterval(() => this.#checkMemory(), WATCHDOG_INTERVAL_MS);
@@ -114,6 +123,7 @@ export class ProcessSandbox implements Sandbox {
 
   async close(): Promise<void> {
     clearInterval(this.#watchdog);
+    await this.processLimit?.close();
     await rm(this.#opts.runDir, { recursive: true, force: true });
   }
 
@@ -127,7 +137,16 @@ export class ProcessSandbox implements Sandbox {
     // SCHED_BATCH: a woken instance does not preempt the server (which serves every function)
     // on its core; measured +15% warm throughput with short functions (docs/performance.md)
     if (this.#chrt) command = ['chrt', '--batch', '0', ...command];
-    return new SandboxProcess({ command: command[0]!, args: command.slice(1), env, cwd: cwd ?? (mountDir ? '/' : '/tmp'), channel });
+    let cgroup;
+    try {
+      cgroup = this.processLimit?.create();
+    } catch (err) {
+      throw new AviaryError('SandboxFailed', `could not create the cgroup that limits an instance's processes: ${(err as Error).message}`, { cause: err });
+    }
+    if (cgroup) command = cgroup.wrap(command);
+    const proc = new SandboxProcess({ command: command[0]!, args: command.slice(1), env, cwd: cwd ?? (mountDir ? '/' : '/tmp'), channel });
+    if (cgroup) proc.onExit(() => cgroup.remove());
+    return proc;
   }
 
   #readOnlyMounts(): [string, string][] {

@@ -20,6 +20,8 @@ export interface ServerConfig {
   prewarm: number;
   /** Invocations that may queue at a busy instance of a function at its instance limit (pool.ts). */
   instanceQueue: number;
+  /** Processes and threads one instance may have, where cgroups can be used (sandbox/cgroups.ts). */
+  maxProcesses: number;
   /** Used as the admin key on first start only (for automation). */
   adminKey: string | undefined;
   /** SigV4 credentials of that admin key, on first start only (for automation); random when absent. */
@@ -74,6 +76,9 @@ export const DEFAULT_LIMITS: Limits = {
  */
 export const DEFAULT_INSTANCE_QUEUE = 2;
 
+/** As Lambda's limit of processes and threads per execution environment. */
+export const DEFAULT_MAX_PROCESSES = 1024;
+
 export interface ServerOptions {
   port?: number | undefined;
   host?: string | undefined;
@@ -82,6 +87,7 @@ export interface ServerOptions {
   isolation?: string | undefined;
   prewarm?: number | undefined;
   instanceQueue?: number | undefined;
+  maxProcesses?: number | undefined;
   limits?: Partial<Limits> | undefined;
 }
 
@@ -93,6 +99,8 @@ const schema = z.strictObject({
   isolation: z.enum(['auto', 'bubblewrap', 'none']),
   prewarm: z.coerce.number().int().min(0).max(16),
   instanceQueue: z.coerce.number().int().min(0).max(8),
+  // a Node instance alone has about a dozen threads
+  maxProcesses: z.coerce.number().int().min(32).max(65536),
 });
 
 /** Builds the typed config; `env` is passed in so the environment is read in one place. */
@@ -105,6 +113,7 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     isolation: options.isolation ?? env.AVIARY_ISOLATION ?? 'auto',
     prewarm: options.prewarm ?? env.AVIARY_PREWARM ?? 1,
     instanceQueue: options.instanceQueue ?? env.AVIARY_INSTANCE_QUEUE ?? DEFAULT_INSTANCE_QUEUE,
+    maxProcesses: options.maxProcesses ?? env.AVIARY_MAX_PROCESSES ?? DEFAULT_MAX_PROCESSES,
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -122,6 +131,7 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     isolation: c.isolation,
     prewarm: c.prewarm,
     instanceQueue: c.instanceQueue,
+    maxProcesses: c.maxProcesses,
     adminKey: env.AVIARY_ADMIN_KEY || undefined,
     adminAccessKey: adminAccessKey(env),
     limits: { ...DEFAULT_LIMITS, ...options.limits },

@@ -31,7 +31,8 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   const out = process.stdout;
   out.write(`Aviary ${VERSION} listening on ${server.url}\n`);
-  out.write(`  data: ${config.dataDir}  isolation: ${server.isolation === 'bubblewrap' ? 'bubblewrap' : 'none (functions are NOT sandboxed)'}\n`);
+  out.write(`  data: ${config.dataDir}  isolation: ${server.isolation === 'bubblewrap' ? 'bubblewrap' : 'none (functions are NOT sandboxed)'}`
+    + `  processes per instance: ${server.processLimit === null ? 'not limited' : `at most ${server.processLimit}`}\n`);
   if (server.adminKey) {
     out.write(`\nCreated the admin API key (also saved to ${config.dataDir}/admin.key, readable only by you):\n\n  ${server.adminKey}\n\n`);
     out.write(`Use it with the CLI:\n  export AVIARY_URL=${server.url}\n  export AVIARY_API_KEY=${server.adminKey}\n  # or: aviary login --url ${server.url} --key ${server.adminKey}\n\n`);

@@ -24,6 +24,8 @@ export interface RunningServer {
   url: string;
   config: ServerConfig;
   isolation: 'bubblewrap' | 'none';
+  /** Processes and threads one instance may have; null where cgroups could not be used. */
+  processLimit: number | null;
   /** The admin key, only on the first start of a data folder. */
   adminKey: string | undefined;
   /** Its SigV4 credentials (Lambda Invoke API), only on the first start of a data folder. */
@@ -74,6 +76,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
     runDir: path.join(config.dataDir, 'run'),
     tmpBytes: config.limits.tmpBytes,
     fileBytes: config.limits.fileBytes,
+    maxProcesses: config.maxProcesses,
     logCapBytes: config.limits.logBytesPerInvocation,
     maxResponseBytes: config.limits.syncPayloadBytes,
     warn: log.warn,
@@ -112,7 +115,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
   });
 
   const http = await createHttpServer(
-    { registry, invoker, blobs, packages, keys, recorder, store, pool, limits: config.limits, isolation: sandbox.isolation, version: VERSION, schedules, rules, events, asyncInvoker, topics, queueTriggers },
+    { registry, invoker, blobs, packages, keys, recorder, store, pool, limits: config.limits, isolation: sandbox.isolation, processLimit: sandbox.processLimit?.max ?? null, version: VERSION, schedules, rules, events, asyncInvoker, topics, queueTriggers },
     { logLevel: log.logLevel ?? 'warn', warn: log.warn },
   );
   await new Promise<void>((resolve, reject) => {
@@ -140,6 +143,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
     url: `http://${host}:${address.port}`,
     config,
     isolation: sandbox.isolation,
+    processLimit: sandbox.processLimit?.max ?? null,
     adminKey,
     adminCredentials,
     close: () => (closing ??= (async () => {

@@ -158,6 +158,7 @@ describe('option validation', () => {
     ['bad --port', ['server', '--port', '70000'], /option '--port <port>' argument '70000' is invalid/],
     ['bad --idle-ttl', ['server', '--idle-ttl', 'soon'], /option '--idle-ttl <seconds>' argument 'soon' is invalid/],
     ['bad --instance-queue', ['server', '--instance-queue', '9'], /option '--instance-queue <n>' argument '9' is invalid\. Expected a whole number from 0 to 8/],
+    ['bad --max-processes', ['server', '--max-processes', '8'], /option '--max-processes <n>' argument '8' is invalid\. Expected a whole number from 32 to 65536/],
     ['bad --limit', ['logs', 'hello', '--limit', '5000'], /option '--limit <n>' argument '5000' is invalid/],
     ['bad route method', ['route', 'add', 'FETCH', '/x', 'hello'], /invalid method 'FETCH'/],
     ['bad route path', ['route', 'add', 'GET', 'x', 'hello'], /must start with \//],

@@ -11,6 +11,22 @@ describe('server configuration', () => {
     assert.equal(loadConfig({ instanceQueue: 3 }, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 3);
   });
 
+  test('processes per instance: default 1024 (as Lambda), from AVIARY_MAX_PROCESSES, a flag beats the variable', () => {
+    assert.equal(loadConfig({}, {}).maxProcesses, 1024);
+    assert.equal(loadConfig({}, { AVIARY_MAX_PROCESSES: '256' }).maxProcesses, 256);
+    assert.equal(loadConfig({ maxProcesses: 64 }, { AVIARY_MAX_PROCESSES: '256' }).maxProcesses, 64);
+  });
+
+  for (const [value, problem] of [['31', /maxProcesses: Too small: expected number to be >=32/], ['70000', /maxProcesses: Too big/], ['lots', /maxProcesses: Invalid input: expected number/]] as const) {
+    test(`AVIARY_MAX_PROCESSES=${value} is refused, naming the setting`, () => {
+      assert.throws(() => loadConfig({}, { AVIARY_MAX_PROCESSES: value }), (e: Error) => {
+        assert.match(e.message, /server configuration/);
+        assert.match(e.message, problem);
+        return true;
+      });
+    });
+  }
+
   for (const [value, problem] of [['9', /instanceQueue: Too big: expected number to be <=8/], ['-1', /instanceQueue: Too small/], ['1.5', /instanceQueue: Invalid input: expected int/], ['many', /instanceQueue: Invalid input: expected number/]] as const) {
     test(`AVIARY_INSTANCE_QUEUE=${value} is refused, naming the setting`, () => {
       assert.throws(() => loadConfig({}, { AVIARY_INSTANCE_QUEUE: value }), (e: Error) => {

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { parseHost, parseIdleTtl, parseInstanceQueue, parsePort, parsePrewarm } from '../args.ts';
+import { parseHost, parseIdleTtl, parseInstanceQueue, parseMaxProcesses, parsePort, parsePrewarm } from '../args.ts';
 import { withExamples, type Context } from '../context.ts';
 import { CliError } from '../errors.ts';
 
@@ -11,6 +11,7 @@ interface ServerCommandOptions {
   isolation?: string;
   prewarm?: number;
   instanceQueue?: number;
+  maxProcesses?: number;
 }
 
 export function registerServer(program: Command, ctx: Context): void {
@@ -24,6 +25,7 @@ export function registerServer(program: Command, ctx: Context): void {
     .addOption(new Option('--isolation <mode>', 'sandbox isolation (default auto, env AVIARY_ISOLATION)').choices(['auto', 'bubblewrap', 'none']))
     .option('--prewarm <n>', 'generic processes kept ready per runtime, 0–16 (default 1, env AVIARY_PREWARM)', parsePrewarm)
     .option('--instance-queue <n>', 'invocations that may wait at a busy instance when its function is at max instances, 0–8 (default 2, env AVIARY_INSTANCE_QUEUE)', parseInstanceQueue)
+    .option('--max-processes <n>', 'processes and threads one instance may have, 32–65536, where the server can use cgroups (default 1024, env AVIARY_MAX_PROCESSES)', parseMaxProcesses)
     .action(async (opts: ServerCommandOptions) => {
       // Loaded only here, so client commands never load server code.
       const { runServer } = await import('../../server/index.ts');
@@ -36,6 +38,7 @@ export function registerServer(program: Command, ctx: Context): void {
           isolation: opts.isolation,
           prewarm: opts.prewarm,
           instanceQueue: opts.instanceQueue,
+          maxProcesses: opts.maxProcesses,
         });
       } catch (err) {
         throw serverStartError(err, opts, ctx);

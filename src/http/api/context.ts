@@ -25,6 +25,8 @@ export interface ApiDeps {
   pool: Pool;
   limits: Limits;
   isolation: 'bubblewrap' | 'none';
+  /** Processes and threads one instance may have; null where cgroups could not be used. */
+  processLimit: number | null;
   version: string;
   schedules: Schedules;
   /** Event rules, and the bus that publishes events through them. */

@@ -45,7 +45,7 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     reply.code(status).send(body);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', version: deps.version, isolation: deps.isolation }));
+  app.get('/healthz', async () => ({ status: 'ok', version: deps.version, isolation: deps.isolation, processLimit: deps.processLimit }));
   app.get('/v1/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
 
   functionRoutes(app, deps);
