@@ -167,6 +167,7 @@ export class Invoker {
     let answered = false;
     const done = (outcome: InvokeOutcome): void => {
       answered = true;
+      if (!outcome.ok) outcome = withLimitNote(outcome, lease.instance.limitNote());
       if (!outcome.ok && outcome.retire) pool.retire(lease);
       else pool.release(lease);
       // queued at an instance that then died: it never ran, so it can run on another one, as
@@ -269,4 +270,9 @@ export class Invoker {
       // the code is unavailable; the first invocation reports why
     }
   }
+}
+
+/** A failed invocation whose instance hit its process limit says so in its logs (why a fork failed). */
+function withLimitNote(outcome: InvokeOutcome, note: string | undefined): InvokeOutcome {
+  return note === undefined ? outcome : { ...outcome, logs: [...outcome.logs, { time: Date.now(), stream: 'stderr', message: note }] };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isRunning } from '../shared/pids.ts';
 
 /**
  * A process limit per instance: each instance runs in a cgroup of its own whose `pids.max`
@@ -103,7 +104,7 @@ export class ProcessLimit {
       this.#live.delete(dir);
       throw err;
     }
-    return new InstanceCgroup(dir, () => this.#live.delete(dir));
+    return new InstanceCgroup(dir, this.max, () => this.#live.delete(dir));
   }
 
   /**
@@ -123,11 +124,14 @@ export class ProcessLimit {
 
 export class InstanceCgroup {
   readonly dir: string;
+  readonly max: number;
   readonly #forget: () => void;
   #attempts = 0;
+  #hitsReported = 0;
 
-  constructor(dir: string, forget: () => void) {
+  constructor(dir: string, max: number, forget: () => void) {
     this.dir = dir;
+    this.max = max;
     this.#forget = forget;
   }
 
@@ -146,6 +150,15 @@ export class InstanceCgroup {
     } catch {
       return 0;
     }
+  }
+
+  /** A log line for a failed invocation, when forks were refused at the limit since the last one. */
+  limitNote(): string | undefined {
+    const hits = this.limitHits();
+    if (hits <= this.#hitsReported) return undefined;
+    const refused = hits - this.#hitsReported;
+    this.#hitsReported = hits;
+    return `[aviary: this instance reached its limit of ${this.max} processes and threads; starting another failed ${refused} time${refused === 1 ? '' : 's'} (EAGAIN)]`;
   }
 
   /**
@@ -190,7 +203,7 @@ function enablePidsV2(dir: string): void {
 function removeStaleSubtrees(dir: string): void {
   for (const name of readdirSync(dir)) {
     const pid = /^aviary-(\d+)$/.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue;
     const subtree = path.join(dir, name);
     try {
       for (const child of readdirSync(subtree, { withFileTypes: true })) if (child.isDirectory()) tryRmdir(path.join(subtree, child.name));
@@ -198,15 +211,6 @@ function removeStaleSubtrees(dir: string): void {
       // raced with another server's clean-up
     }
     tryRmdir(subtree);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -149,6 +149,10 @@ export class ChannelInstance implements Instance {
     return this.#proc.memoryBytes();
   }
 
+  limitNote(): string | undefined {
+    return this.#proc.cgroup?.limitNote();
+  }
+
   async specialise(spec: FunctionSpec): Promise<{ initMs: number; logs: LogLine[] }> {
     this.#spec = spec;
     if (this.#opts.slotDir) await linkTree(spec.codeDir, this.#opts.slotDir);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { InstanceCgroup } from './cgroups.ts';
 import { LineSplitter } from './lines.ts';
 import type { ExitInfo, LogLine } from './types.ts';
 
@@ -14,6 +15,8 @@ export interface SpawnSpec {
   cwd: string;
   /** Extra pipes: fd 3 (host → runtime) and fd 4 (runtime → host) for our own bootstraps. */
   channel: boolean;
+  /** The cgroup `command` joins (already wrapped by the caller), removed once the process exits. */
+  cgroup?: InstanceCgroup | undefined;
 }
 
 /**
@@ -22,6 +25,7 @@ export interface SpawnSpec {
  */
 export class SandboxProcess {
   readonly child: ChildProcess;
+  readonly cgroup: InstanceCgroup | undefined;
   #exit: ExitInfo | undefined;
   #killReason: ExitInfo['reason'] = null;
   readonly #exitListeners: ((info: ExitInfo) => void)[] = [];
@@ -38,6 +42,8 @@ export class SandboxProcess {
       detached: true,
       stdio: spec.channel ? ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     });
+    this.cgroup = spec.cgroup;
+    if (spec.cgroup) this.onExit(() => spec.cgroup!.remove());
     this.#capture(this.child.stdout!, 'stdout');
     this.#capture(this.child.stderr!, 'stderr');
     this.child.on('error', () => this.#exited(null, null));

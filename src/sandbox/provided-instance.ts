@@ -82,6 +82,10 @@ export class ProvidedInstance implements Instance {
     return this.#proc?.memoryBytes() ?? 0;
   }
 
+  limitNote(): string | undefined {
+    return this.#proc?.cgroup?.limitNote();
+  }
+
   async specialise(spec: FunctionSpec): Promise<{ initMs: number; logs: LogLine[] }> {
     this.#spec = spec;
     const server = createServer((req, res) => this.#route(req, res));

@@ -144,9 +144,7 @@ export class ProcessSandbox implements Sandbox {
       throw new AviaryError('SandboxFailed', `could not create the cgroup that limits an instance's processes: ${(err as Error).message}`, { cause: err });
     }
     if (cgroup) command = cgroup.wrap(command);
-    const proc = new SandboxProcess({ command: command[0]!, args: command.slice(1), env, cwd: cwd ?? (mountDir ? '/' : '/tmp'), channel });
-    if (cgroup) proc.onExit(() => cgroup.remove());
-    return proc;
+    return new SandboxProcess({ command: command[0]!, args: command.slice(1), env, cwd: cwd ?? (mountDir ? '/' : '/tmp'), channel, cgroup });
   }
 
   #readOnlyMounts(): [string, string][] {

@@ -110,6 +110,8 @@ export interface Instance {
   onExit(listener: (info: ExitInfo) => void): void;
   /** Resident memory of the instance's process tree, in bytes. */
   memoryBytes(): number;
+  /** For a failed invocation: a log line when the instance hit its process limit since the last note. */
+  limitNote(): string | undefined;
   /** Receives output that arrives when no invocation is running (after the answer, between calls). */
   setStrayLogSink(sink: (requestId: string | null, line: LogLine) => void): void;
 }

@@ -1,6 +1,7 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AviaryError } from '../shared/errors.ts';
+import { isRunning } from '../shared/pids.ts';
 
 /**
  * One server per data folder: a second one would share the SQLite file but not the in-memory
@@ -29,13 +30,4 @@ export function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new AviaryError('Unavailable', `could not lock the data folder ${dataDir} (${file})`);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -102,11 +102,12 @@ describe('processes per instance', () => {
   test('a bash fork bomb stays inside its instance until the timeout ends it; the server and other functions carry on', { skip: !expectLimit && 'no writable pids cgroup' }, async () => {
     const other = await api.deployFiles('bystander', [{ name: 'index.js', content: 'exports.handler = async () => "still here";\n' }], { handler: 'index.handler' });
     assert.equal(other.status, 201, other.text);
+    // 1024 MB: at 128 the memory watchdog would end the bomb first (64 shells' resident memory)
     const bomb = await api.deployFiles('bomb', [{ name: 'bootstrap', content: FORK_BOMB, mode: 0o755 }], { runtime: 'provided', timeout: 3, memory: 1024 });
     assert.equal(bomb.status, 201, bomb.text);
     const before = new Set(instanceCgroups().map((c) => c.name));
 
-    const exploding = api.invoke('bomb');
+    const exploding = api.invoke('bomb', {}, { log: true });
     // while it forks: its cgroup sits at the limit and no further
     await until('the fork bomb reaches its limit', () => instanceCgroups().some((c) => !before.has(c.name) && c.refused > 0));
     const bombGroup = instanceCgroups().find((c) => !before.has(c.name) && c.refused > 0)!;
@@ -120,6 +121,8 @@ describe('processes per instance', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.status, 'failed');
     assert.equal((r.json.error as { errorType: string }).errorType, 'Sandbox.Timedout', r.text);
+    // the invocation's logs say why its forks failed
+    assert.ok(r.json.logs?.some((l) => l.stream === 'stderr' && new RegExp(`^\\[aviary: this instance reached its limit of ${LIMIT} processes and threads; starting another failed \\d+ times? \\(EAGAIN\\)\\]$`).test(l.message)), JSON.stringify(r.json.logs));
     // every process of the bomb ended with its instance, and its cgroup is gone
     await until('the fork bomb\'s cgroup is removed', () => !instanceCgroups().some((c) => c.name === bombGroup.name));
     const again = await api.invoke('bystander');
