@@ -55,12 +55,10 @@ function joinCgroupPath(m: Mount, p: string): string {
 /** The cgroups of one server's instances, under `<own cgroup>/aviary-<server pid>`. */
 export class ProcessLimit {
   readonly max: number;
-  readonly version: 1 | 2;
   readonly #base: string;
   readonly #live = new Set<string>();
 
-  private constructor(version: 1 | 2, base: string, max: number) {
-    this.version = version;
+  private constructor(base: string, max: number) {
     this.#base = base;
     this.max = max;
   }
@@ -80,7 +78,7 @@ export class ProcessLimit {
       const base = path.join(where.dir, `aviary-${process.pid}`);
       mkdirSync(base, { recursive: true });
       if (where.version === 2) appendFileSync(path.join(base, 'cgroup.subtree_control'), '+pids');
-      const limit = new ProcessLimit(where.version, base, max);
+      const limit = new ProcessLimit(base, max);
       limit.create().remove(); // proves an instance's cgroup can be made and limited
       return limit;
     } catch (err) {
@@ -144,7 +142,7 @@ export class InstanceCgroup {
   }
 
   /** Times a fork or clone was refused at the limit. */
-  limitHits(): number {
+  #limitHits(): number {
     try {
       return Number(/^max (\d+)/m.exec(readFileSync(path.join(this.dir, 'pids.events'), 'utf8'))?.[1] ?? 0);
     } catch {
@@ -154,7 +152,7 @@ export class InstanceCgroup {
 
   /** A log line for a failed invocation, when forks were refused at the limit since the last one. */
   limitNote(): string | undefined {
-    const hits = this.limitHits();
+    const hits = this.#limitHits();
     if (hits <= this.#hitsReported) return undefined;
     const refused = hits - this.#hitsReported;
     this.#hitsReported = hits;
