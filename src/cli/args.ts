@@ -22,7 +22,7 @@ export const RANGES = {
   port: { min: 0, max: 65535, unit: '' },
   logLimit: { min: 1, max: 1000, unit: ' lines' },
   prewarm: { min: 0, max: 16, unit: '' },
-  instanceQueue: { min: 0, max: 8, unit: '' },
+  instanceQueue: { min: 0, max: 32, unit: '' },
   maxProcesses: { min: 32, max: 65536, unit: '' },
 } as const;
 

@@ -32,8 +32,8 @@ export interface PoolOptions {
   /**
    * Invocations that may wait at a busy instance, behind the one it runs, when the function is
    * at its instance limit (0: none). The next one is then already in the instance's channel
-   * when it answers, which saves a wake-up of both processes per invocation; only for
-   * functions whose recent invocations are short (QUEUE_MAX_RUN_MS).
+   * when it answers, which saves a wake-up of both processes per invocation; only as many as
+   * the function's recent run time says will start within QUEUE_MAX_WAIT_MS.
    */
   instanceQueue: number;
   clock?: Clock;
@@ -55,11 +55,13 @@ interface Entry {
 }
 
 /**
- * Queue at an instance only for functions whose invocations average at most this: for them the
- * saved hand-off is a real share of the work, and waiting behind one more invocation (instead
- * of for whichever instance frees first) costs little.
+ * A request queues at a busy instance only if the invocations ahead of it there should be done
+ * within this (their number × the function's average run time). So a hello function queues up
+ * to `--instance-queue` deep, a 4 ms one two deep, and one that runs over 10 ms not at all: the
+ * saved hand-off matters most for the shortest functions, and nobody waits long behind others
+ * (instead of for whichever instance frees first).
  */
-export const QUEUE_MAX_RUN_MS = 10;
+export const QUEUE_MAX_WAIT_MS = 10;
 /** Weight of the newest run in a function's moving average. */
 const RUN_MS_WEIGHT = 0.2;
 
@@ -230,7 +232,7 @@ export class Pool {
 
   #canQueueAt(group: Group, e: Entry): boolean {
     const depth = this.#opts.instanceQueue;
-    if (depth === 0 || group.runMs === undefined || group.runMs > QUEUE_MAX_RUN_MS) return false;
+    if (depth === 0 || group.runMs === undefined || e.inflight * group.runMs > QUEUE_MAX_WAIT_MS) return false;
     return e.ready && e.inflight > 0 && e.inflight <= depth && e.instance.canQueue && e.instance.alive;
   }
 

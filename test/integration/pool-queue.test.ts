@@ -130,6 +130,23 @@ describe('queueing at a busy instance', () => {
     assert.match(rd.text, /function q-deleted was deleted while this request waited/);
   });
 
+  test('the depth follows the run time: a function averaging ~6 ms queues one request behind the running one, the next waits in the function queue', async () => {
+    // one queued: the wait ahead of it is ~6 ms; two would be ~12 ms, over the 10 ms bound
+    await deployWarm(api, 'q-6ms', { warmSleepMs: 6 });
+    const a = api.invoke('q-6ms', { sleepMs: 600 });
+    assert.ok(await waitFor(async () => (await instances(api, 'q-6ms')).busy === 1, 5000, 10), 'the first invocation did not start');
+    const rest = [api.invoke('q-6ms', {}), api.invoke('q-6ms', {})];
+    let last: Instances | undefined;
+    const seen = await waitFor(async () => {
+      last = await instances(api, 'q-6ms');
+      return last.queued === 1 && last.waiting === 1;
+    }, 2000, 10);
+    assert.equal(seen, true, `expected 1 queued at the instance and 1 waiting, saw ${JSON.stringify(last)}`);
+    const results = await Promise.all([a, ...rest]);
+    assert.deepEqual(results.map((r) => r.json.status), ['succeeded', 'succeeded', 'succeeded']);
+    assert.deepEqual(results.map((r) => (r.json.result as { count: number }).count).sort((x, y) => x - y), [11, 12, 13], 'one instance, one at a time');
+  });
+
   test('a function whose invocations take longer than 10 ms waits for a free instance instead', async () => {
     await deployWarm(api, 'q-slow', { warmSleepMs: 40 });
     const { a, b, observed } = await busyThenAnother(api, 'q-slow', { sleepMs: 600 }, (i) => i.waiting === 1);

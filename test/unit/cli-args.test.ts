@@ -157,7 +157,7 @@ describe('option validation', () => {
     ['bad function name', ['deploy', 'hello world', '.', '--runtime', 'provided'], /invalid function name 'hello world'/],
     ['bad --port', ['server', '--port', '70000'], /option '--port <port>' argument '70000' is invalid/],
     ['bad --idle-ttl', ['server', '--idle-ttl', 'soon'], /option '--idle-ttl <seconds>' argument 'soon' is invalid/],
-    ['bad --instance-queue', ['server', '--instance-queue', '9'], /option '--instance-queue <n>' argument '9' is invalid\. Expected a whole number from 0 to 8/],
+    ['bad --instance-queue', ['server', '--instance-queue', '33'], /option '--instance-queue <n>' argument '33' is invalid\. Expected a whole number from 0 to 32/],
     ['bad --max-processes', ['server', '--max-processes', '8'], /option '--max-processes <n>' argument '8' is invalid\. Expected a whole number from 32 to 65536/],
     ['bad --limit', ['logs', 'hello', '--limit', '5000'], /option '--limit <n>' argument '5000' is invalid/],
     ['bad route method', ['route', 'add', 'FETCH', '/x', 'hello'], /invalid method 'FETCH'/],

@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/server/config.ts';
 
 describe('server configuration', () => {
-  test('instance queue: default 2, from AVIARY_INSTANCE_QUEUE, a flag beats the variable', () => {
-    assert.equal(loadConfig({}, {}).instanceQueue, 2);
+  test('instance queue: default 8, from AVIARY_INSTANCE_QUEUE, a flag beats the variable', () => {
+    assert.equal(loadConfig({}, {}).instanceQueue, 8);
     assert.equal(loadConfig({}, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 0);
     assert.equal(loadConfig({ instanceQueue: 3 }, { AVIARY_INSTANCE_QUEUE: '0' }).instanceQueue, 3);
   });
@@ -27,7 +27,7 @@ describe('server configuration', () => {
     });
   }
 
-  for (const [value, problem] of [['9', /instanceQueue: Too big: expected number to be <=8/], ['-1', /instanceQueue: Too small/], ['1.5', /instanceQueue: Invalid input: expected int/], ['many', /instanceQueue: Invalid input: expected number/]] as const) {
+  for (const [value, problem] of [['33', /instanceQueue: Too big: expected number to be <=32/], ['-1', /instanceQueue: Too small/], ['1.5', /instanceQueue: Invalid input: expected int/], ['many', /instanceQueue: Invalid input: expected number/]] as const) {
     test(`AVIARY_INSTANCE_QUEUE=${value} is refused, naming the setting`, () => {
       assert.throws(() => loadConfig({}, { AVIARY_INSTANCE_QUEUE: value }), (e: Error) => {
         assert.match(e.message, /server configuration/);

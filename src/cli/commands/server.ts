@@ -24,7 +24,7 @@ export function registerServer(program: Command, ctx: Context): void {
     .option('--idle-ttl <seconds>', 'stop instances idle for this long (default 300, env AVIARY_IDLE_TTL)', parseIdleTtl)
     .addOption(new Option('--isolation <mode>', 'sandbox isolation (default auto, env AVIARY_ISOLATION)').choices(['auto', 'bubblewrap', 'none']))
     .option('--prewarm <n>', 'generic processes kept ready per runtime, 0–16 (default 1, env AVIARY_PREWARM)', parsePrewarm)
-    .option('--instance-queue <n>', 'invocations that may wait at a busy instance when its function is at max instances, 0–8 (default 2, env AVIARY_INSTANCE_QUEUE)', parseInstanceQueue)
+    .option('--instance-queue <n>', 'invocations that may wait at a busy instance of a short function at max instances, 0–32 (default 8, env AVIARY_INSTANCE_QUEUE)', parseInstanceQueue)
     .option('--max-processes <n>', 'processes and threads one instance may have, 32–65536, where the server can use cgroups (default 1024, env AVIARY_MAX_PROCESSES)', parseMaxProcesses)
     .action(async (opts: ServerCommandOptions) => {
       // Loaded only here, so client commands never load server code.
