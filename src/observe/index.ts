@@ -1,1 +1,1 @@
-export { Recorder } from './recorder.ts';
+export { MAX_PENDING_BATCHES, Recorder } from './recorder.ts';

@@ -3,7 +3,7 @@
 // thread cannot work, it says so once and the fallback writes on the calling thread.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteDatabase, SqliteRecordWriter, SqliteStore, StoreRecordWriter, type InvocationRecord, type LogRecord } from '../../src/store/index.ts';
@@ -53,6 +53,22 @@ describe('SQLite record writer', () => {
     assert.equal(logs[199]!.message, 'line 199 ✓');
     await writer.close();
     assert.deepEqual(warnings, []);
+  });
+
+  test('its thread is background work: named aviary-records, at nice 10 (Linux)', { skip: process.platform !== 'linux' }, async () => {
+    const writer = new SqliteRecordWriter(path.join(dir, 'aviary.db'), { fallback: new StoreRecordWriter(store), warn: () => {} });
+    await writer.write([invocation('nice-0')], []); // answered: the thread is up
+    const threads = readdirSync('/proc/self/task').map((tid) => ({
+      comm: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
+      stat: readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'),
+    }));
+    // fields after "(comm) ": state is field 3, nice field 19
+    const niceOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const records = threads.filter((t) => t.comm === 'aviary-records');
+    assert.equal(records.length, 1, `threads: ${threads.map((t) => t.comm).join(', ')}`);
+    assert.equal(niceOf(records[0]!.stat), 10);
+    assert.equal(niceOf(threads.find((t) => t.comm !== 'aviary-records')!.stat), os.getPriority(), 'the other threads keep their priority');
+    await writer.close();
   });
 
   test('a thread that cannot open the database: one warning, then the fallback writes', async () => {

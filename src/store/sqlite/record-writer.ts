@@ -34,7 +34,7 @@ export class SqliteRecordWriter implements RecordWriter {
   /** `fallback` takes over, on the calling thread, if the worker thread fails. */
   constructor(file: string, opts: { fallback: RecordWriter; warn: (message: string) => void }) {
     this.#fallback = opts.fallback;
-    this.#worker = new Worker(new URL('./record-writer-worker.ts', import.meta.url), { workerData: { file } });
+    this.#worker = new Worker(new URL('./record-writer-worker.ts', import.meta.url), { workerData: { file }, name: 'aviary-records' });
     this.#worker.unref(); // never what keeps the process alive
     this.#worker.on('message', (reply: WriteReply) => {
       const p = this.#pending.get(reply.seq);
