@@ -1,4 +1,4 @@
-import type { InvocationRecord, LogRecord, RecordWriter, Store } from '../store/index.ts';
+import { InvocationBlock, type InvocationRecord, type LogRecord, type RecordWriter, type Store } from '../store/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { systemClock } from '../shared/clock.ts';
 
@@ -24,7 +24,7 @@ export class Recorder {
   readonly #clock: Clock;
   readonly #retentionMs: number;
   readonly #warn: (message: string) => void;
-  #invocations: InvocationRecord[] = [];
+  #invocations = new InvocationBlock();
   #logs: LogRecord[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -43,8 +43,9 @@ export class Recorder {
     this.#pruner.unref();
   }
 
+  /** Copies `record` into the current batch (the object itself is not kept). */
   invocation(record: InvocationRecord, logs: LogRecord[]): void {
-    this.#invocations.push(record);
+    this.#invocations.add(record);
     for (const l of logs) this.#logs.push(l);
     this.#schedule();
   }
@@ -71,7 +72,7 @@ export class Recorder {
     this.#timer = undefined;
     const invocations = this.#invocations;
     const logs = this.#logs;
-    this.#invocations = [];
+    this.#invocations = new InvocationBlock();
     this.#logs = [];
     if (this.#pendingBatches >= MAX_PENDING_BATCHES) {
       this.#dropForBacklog(invocations.length, logs.length);

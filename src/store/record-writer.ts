@@ -1,4 +1,5 @@
-import type { InvocationRecord, LogRecord, RecordWriter, Store } from './types.ts';
+import type { LogRecord, RecordWriter, Store } from './types.ts';
+import type { InvocationBlock } from './invocation-block.ts';
 
 /** Rows per write: ~1 ms of work, so requests never wait long behind a batch. */
 export const WRITE_SLICE = 128;
@@ -17,7 +18,8 @@ export class StoreRecordWriter implements RecordWriter {
     this.#store = store;
   }
 
-  async write(invocations: InvocationRecord[], logs: LogRecord[]): Promise<void> {
+  async write(block: InvocationBlock, logs: LogRecord[]): Promise<void> {
+    const invocations = block.records();
     for (let i = 0; i < invocations.length; i += WRITE_SLICE) {
       await this.#store.insertInvocations(invocations.slice(i, i + WRITE_SLICE));
       await yieldToEventLoop();

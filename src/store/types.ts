@@ -1,3 +1,5 @@
+import type { InvocationBlock } from './invocation-block.ts';
+
 /**
  * The persistence contract. The registry and the rest of the server depend on this interface
  * only; `SqliteStore` implements it for the embedded default, and a PostgreSQL store will
@@ -128,6 +130,6 @@ export interface Store {
  * may do the writing off the server's main thread. A batch is readable once `write` resolves.
  */
 export interface RecordWriter {
-  write(invocations: InvocationRecord[], logs: LogRecord[]): Promise<void>;
+  write(invocations: InvocationBlock, logs: LogRecord[]): Promise<void>;
   close(): Promise<void>;
 }

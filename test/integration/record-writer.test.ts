@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteDatabase, SqliteRecordWriter, SqliteStore, StoreRecordWriter, type InvocationRecord, type LogRecord } from '../../src/store/index.ts';
+import { InvocationBlock, SqliteDatabase, SqliteRecordWriter, SqliteStore, StoreRecordWriter, type InvocationRecord, type LogRecord } from '../../src/store/index.ts';
 
 let dir: string;
 let database: SqliteDatabase;
@@ -22,10 +22,15 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const invocation = (id: string): InvocationRecord => ({
+const invocation = (id: string, more: Partial<InvocationRecord> = {}): InvocationRecord => ({
   id, namespace: 'default', functionId: 'fn-1', version: 1, source: 'http', status: 'succeeded', cold: false,
-  startedAt: Date.now(), durationMs: 0.2, initMs: null, errorType: null, errorMessage: null,
+  startedAt: Date.now(), durationMs: 0.2, initMs: null, errorType: null, errorMessage: null, ...more,
 });
+const block = (records: InvocationRecord[]): InvocationBlock => {
+  const b = new InvocationBlock();
+  for (const r of records) b.add(r);
+  return b;
+};
 const line = (invocationId: string, i: number): LogRecord => ({
   invocationId, functionId: 'fn-1', version: 1, time: Date.now(), stream: 'stdout', message: `line ${i} ✓`,
 });
@@ -37,8 +42,8 @@ describe('SQLite record writer', () => {
     const writer = new SqliteRecordWriter(path.join(dir, 'aviary.db'), { fallback: new StoreRecordWriter(store), warn: (m) => warnings.push(m) });
     const before = count('invocations');
     // more than one write slice, in two batches
-    await writer.write(Array.from({ length: 300 }, (_, i) => invocation(`a-${i}`)), [line('a-0', 1), line('a-0', 2)]);
-    await writer.write([invocation('b-0')], Array.from({ length: 200 }, (_, i) => line('b-0', i)));
+    await writer.write(block(Array.from({ length: 300 }, (_, i) => invocation(`a-${i}`))), [line('a-0', 1), line('a-0', 2)]);
+    await writer.write(block([invocation('b-0')]), Array.from({ length: 200 }, (_, i) => line('b-0', i)));
     assert.equal(count('invocations') - before, 301);
     // rows written in groups (32 per statement) and one by one keep every column
     for (const id of ['a-100', 'a-299', 'b-0']) {
@@ -55,9 +60,32 @@ describe('SQLite record writer', () => {
     assert.deepEqual(warnings, []);
   });
 
+  test('every field crosses to the thread intact: UUID and other ids, errors, cold starts, several functions', async () => {
+    const writer = new SqliteRecordWriter(path.join(dir, 'aviary.db'), { fallback: new StoreRecordWriter(store), warn: () => {} });
+    const uuid = '0b6f1c9e-3f5a-4d2e-9c1b-7a8e6d5c4b3a';
+    const records = [
+      invocation(uuid, { startedAt: 1_700_000_000_123, durationMs: 12.345678 }),
+      invocation('short-id', { functionId: 'fn-2', version: 7, source: 'api', cold: true, initMs: 41.5 }),
+      invocation('ü'.repeat(36), { status: 'failed', errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 3.00 seconds' }),
+      invocation('x'.repeat(35) + 'é', { namespace: 'team-a', status: 'failed', errorType: 'Error', errorMessage: null }),
+    ];
+    try {
+      await writer.write(block(records), []);
+      for (const r of records) {
+        const row = database.db.prepare('SELECT * FROM invocations WHERE id = ?').get(r.id) as Record<string, unknown>;
+        assert.deepEqual({ ...row, seq: 0 }, {
+          seq: 0, id: r.id, namespace: r.namespace, function_id: r.functionId, version: r.version, source: r.source, status: r.status,
+          cold: r.cold ? 1 : 0, started_at: r.startedAt, duration_ms: r.durationMs, init_ms: r.initMs, error_type: r.errorType, error_message: r.errorMessage,
+        });
+      }
+    } finally {
+      await writer.close();
+    }
+  });
+
   test('its thread is background work: named aviary-records, at nice 10 (Linux)', { skip: process.platform !== 'linux' }, async () => {
     const writer = new SqliteRecordWriter(path.join(dir, 'aviary.db'), { fallback: new StoreRecordWriter(store), warn: () => {} });
-    await writer.write([invocation('nice-0')], []); // answered: the thread is up
+    await writer.write(block([invocation('nice-0')]), []); // answered: the thread is up
     const threads = readdirSync('/proc/self/task').map((tid) => ({
       comm: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
       stat: readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'),
@@ -77,9 +105,9 @@ describe('SQLite record writer', () => {
     const writer = new SqliteRecordWriter(missing, { fallback: new StoreRecordWriter(store), warn: (m) => warnings.push(m) });
     const before = count('invocations');
     // the first batch may be lost with the thread (the recorder reports that); later ones are not
-    await writer.write([invocation('c-0')], []).catch(() => {});
+    await writer.write(block([invocation('c-0')]), []).catch(() => {});
     assert.ok(await waitUntil(() => warnings.length > 0), 'no warning about the failed thread');
-    await writer.write([invocation('c-1')], []);
+    await writer.write(block([invocation('c-1')]), []);
     assert.ok(count('invocations') - before >= 1);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /the thread writing invocation records stopped .*writing them on the main thread from now on/);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MAX_PENDING_BATCHES, Recorder } from '../../src/observe/index.ts';
-import { SqliteDatabase, SqliteStore, StoreRecordWriter, type InvocationRecord, type LogRecord, type RecordWriter } from '../../src/store/index.ts';
+import { SqliteDatabase, SqliteStore, StoreRecordWriter, type InvocationBlock, type InvocationRecord, type LogRecord, type RecordWriter } from '../../src/store/index.ts';
 import type { Clock } from '../../src/shared/clock.ts';
 
 let dir: string;
@@ -39,7 +39,7 @@ class GatedWriter implements RecordWriter {
   readonly #gate = new Promise<void>((resolve) => { this.#open = resolve; });
   constructor(inner: RecordWriter) { this.#inner = inner; }
   open(): void { this.#open(); }
-  async write(invocations: InvocationRecord[], logs: LogRecord[]): Promise<void> {
+  async write(invocations: InvocationBlock, logs: LogRecord[]): Promise<void> {
     await this.#gate;
     await this.#inner.write(invocations, logs);
   }

@@ -4,7 +4,8 @@ import { readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteDatabase } from './database.ts';
-import { INVOCATION_WIDTH, SqliteStore, type InvocationRowValue } from './sqlite-store.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import { InvocationBlock } from '../invocation-block.ts';
 import { WRITE_SLICE } from '../record-writer.ts';
 import type { LogRecord } from '../types.ts';
 import type { WriteMessage, WriteReply } from './record-writer.ts';
@@ -17,11 +18,10 @@ const port = parentPort!;
 port.on('message', async (m: WriteMessage) => {
   const reply: WriteReply = { seq: m.seq };
   try {
-    const rows = JSON.parse(m.invocations) as InvocationRowValue[];
+    const invocations = InvocationBlock.records(m.invocations);
     const logs = JSON.parse(m.logs) as LogRecord[];
-    // synchronous: the next batch's message is handled only after this one
-    const slice = WRITE_SLICE * INVOCATION_WIDTH;
-    for (let i = 0; i < rows.length; i += slice) store.insertInvocationRows(rows.slice(i, i + slice));
+    // synchronous underneath: the next batch's message is handled only after this one
+    for (let i = 0; i < invocations.length; i += WRITE_SLICE) await store.insertInvocations(invocations.slice(i, i + WRITE_SLICE));
     for (let i = 0; i < logs.length; i += WRITE_SLICE) await store.insertLogs(logs.slice(i, i + WRITE_SLICE));
   } catch (err) {
     reply.error = (err as Error).message;

@@ -1,14 +1,14 @@
 import { Worker } from 'node:worker_threads';
-import type { InvocationRecord, LogRecord, RecordWriter } from '../types.ts';
-import { invocationRows } from './sqlite-store.ts';
+import type { LogRecord, RecordWriter } from '../types.ts';
+import type { InvocationBlock, InvocationBlockData } from '../invocation-block.ts';
 
 /**
- * A batch for the worker as JSON text (cheaper to hand over than a structured clone): the
- * invocations as `invocationRows` lays them out, the log lines as objects.
+ * A batch for the worker: the invocations as a block whose buffers move to it, the log lines
+ * as JSON text (cheaper to hand over than a structured clone).
  */
 export interface WriteMessage {
   seq: number;
-  invocations: string;
+  invocations: InvocationBlockData;
   logs: string;
 }
 
@@ -53,14 +53,15 @@ export class SqliteRecordWriter implements RecordWriter {
     this.#worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
   }
 
-  write(invocations: InvocationRecord[], logs: LogRecord[]): Promise<void> {
+  write(invocations: InvocationBlock, logs: LogRecord[]): Promise<void> {
     if (this.#failed) return this.#fallback.write(invocations, logs);
     if (invocations.length === 0 && logs.length === 0) return Promise.resolve();
     const seq = ++this.#seq;
-    const message: WriteMessage = { seq, invocations: JSON.stringify(invocationRows(invocations)), logs: JSON.stringify(logs) };
+    const { data, transfer } = invocations.take();
+    const message: WriteMessage = { seq, invocations: data, logs: JSON.stringify(logs) };
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(seq, { resolve, reject });
-      this.#worker.postMessage(message);
+      this.#worker.postMessage(message, transfer);
     });
   }
 

@@ -14,12 +14,12 @@ const INVOCATION_COLUMNS = ['id', 'namespace', 'function_id', 'version', 'source
   'duration_ms', 'init_ms', 'error_type', 'error_message'] as const;
 
 /** Values per record in `invocationRows`. */
-export const INVOCATION_WIDTH = INVOCATION_COLUMNS.length;
+const INVOCATION_WIDTH = INVOCATION_COLUMNS.length;
 
-export type InvocationRowValue = string | number | null;
+type InvocationRowValue = string | number | null;
 
 /** Invocation records as one flat array of column values, record after record. */
-export function invocationRows(records: InvocationRecord[]): InvocationRowValue[] {
+function invocationRows(records: InvocationRecord[]): InvocationRowValue[] {
   const out: InvocationRowValue[] = [];
   for (const r of records) {
     out.push(r.id, r.namespace, r.functionId, r.version, r.source, r.status, r.cold ? 1 : 0, r.startedAt, r.durationMs,
@@ -131,14 +131,7 @@ export class SqliteStore implements Store {
   }
 
   async insertInvocations(records: InvocationRecord[]): Promise<void> {
-    this.insertInvocationRows(invocationRows(records));
-  }
-
-  /**
-   * Invocation records given as `invocationRows` makes them (the record writer's thread gets
-   * them so: a flat array of values is half the JSON of the objects to write and to parse).
-   */
-  insertInvocationRows(rows: InvocationRowValue[]): void {
+    const rows = invocationRows(records);
     const count = rows.length / INVOCATION_WIDTH;
     if (count === 0) return;
     // rows go in groups of ROWS_PER_INSERT per statement: a quarter less work per row than one
