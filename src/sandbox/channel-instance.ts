@@ -145,8 +145,8 @@ export class ChannelInstance implements Instance {
     this.#proc.kill('memory');
   }
 
-  memoryBytes(): number {
-    return this.#proc.memoryBytes();
+  overMemory(limitBytes: number): boolean {
+    return this.#proc.overMemory(limitBytes);
   }
 
   limitNote(): string | undefined {

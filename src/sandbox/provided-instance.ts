@@ -78,8 +78,8 @@ export class ProvidedInstance implements Instance {
     this.#proc?.kill('memory');
   }
 
-  memoryBytes(): number {
-    return this.#proc?.memoryBytes() ?? 0;
+  overMemory(limitBytes: number): boolean {
+    return this.#proc?.overMemory(limitBytes) ?? false;
   }
 
   limitNote(): string | undefined {

@@ -180,7 +180,7 @@ export class ProcessSandbox implements Sandbox {
   #checkMemory(): void {
     for (const instance of this.#busy) {
       const spec = instance.spec;
-      if (spec && instance.memoryBytes() > spec.memoryMB * 1024 * 1024) {
+      if (spec && instance.overMemory(spec.memoryMB * 1024 * 1024)) {
         this.#busy.delete(instance);
         instance.killForMemory();
       }

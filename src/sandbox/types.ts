@@ -108,8 +108,8 @@ export interface Instance {
   /** Ends the process (SIGKILL to its whole tree). Idempotent. */
   kill(): void;
   onExit(listener: (info: ExitInfo) => void): void;
-  /** Resident memory of the instance's process tree, in bytes. */
-  memoryBytes(): number;
+  /** Whether the instance's process tree uses more memory than `limitBytes` (shared pages counted once). */
+  overMemory(limitBytes: number): boolean;
   /** For a failed invocation: a log line when the instance hit its process limit since the last note. */
   limitNote(): string | undefined;
   /** Receives output that arrives when no invocation is running (after the answer, between calls). */
