@@ -178,7 +178,8 @@ interface WarmResults {
   maxInstances: number;
   summary: LoadSummary[];
   /** Aviary against the baseline, and against the IPC floor (the process hand-off alone). */
-  ratios: { connections: number; throughputRatio: number; floorRatio: number; ofFloor: number; p50DiffMs: number; p99DiffMs: number }[];
+  /** Each the median over the rounds of that round's figure: a round runs the three targets back to back. */
+  ratios: { connections: number; throughputRatio: number; floorRatio: number; ofFloor: number; p50DiffMs: number; p99DiffMs: number; roundRatios: number[] }[];
   instanceQueue: number;
   /** Sequential warm invocations through the management API: where the per-request time goes. */
   stages: { invocations: number; serverDurationP50Ms: number; clientP50Ms: number; clientP99Ms: number };
@@ -257,11 +258,27 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
       });
     }
   }
+  // compared within each round, whose three runs follow each other, then the median over the
+  // rounds: the machine's speed drifts between rounds more than within one
   const ratios = o.connections.map((c) => {
-    const b = summary.find((r) => r.target === 'baseline' && r.connections === c)!;
-    const f = summary.find((r) => r.target === 'ipc-floor' && r.connections === c)!;
-    const a = summary.find((r) => r.target === 'aviary' && r.connections === c)!;
-    return { connections: c, throughputRatio: a.rps / b.rps, floorRatio: f.rps / b.rps, ofFloor: a.rps / f.rps, p50DiffMs: a.p50Ms - b.p50Ms, p99DiffMs: a.p99Ms - b.p99Ms };
+    const perRound = (f: (aviary: WrkResult, baseline: WrkResult, floor: WrkResult) => number): number[] => {
+      const out: number[] = [];
+      for (let round = 1; round <= o.rounds; round++) {
+        const at = (target: WarmTarget): WrkResult => runs.find((r) => r.target === target && r.round === round && r.wrk.connections === c)!.wrk;
+        out.push(f(at('aviary'), at('baseline'), at('ipc-floor')));
+      }
+      return out;
+    };
+    const roundRatios = perRound((a, b) => a.rps / b.rps);
+    return {
+      connections: c,
+      throughputRatio: median(roundRatios),
+      floorRatio: median(perRound((_, b, f) => f.rps / b.rps)),
+      ofFloor: median(perRound((a, _, f) => a.rps / f.rps)),
+      p50DiffMs: median(perRound((a, b) => a.p50Ms - b.p50Ms)),
+      p99DiffMs: median(perRound((a, b) => a.p99Ms - b.p99Ms)),
+      roundRatios,
+    };
   });
   return {
     isolation,
@@ -609,9 +626,9 @@ function render(r: Results): string {
         `${fmt(x.cpu.serverVoluntaryCsPerReq, 2)}+${fmt(x.cpu.serverInvoluntaryCsPerReq, 2)}`, `${fmt(x.cpu.machineBusyPct, 0)}%`]),
     ));
     lines.push(table(
-      ['Aviary vs baseline', 'throughput ratio', 'p50 diff ms', 'p99 diff ms', 'IPC floor vs baseline', 'Aviary vs IPC floor'],
-      w.ratios.map((x) => [`${x.connections} connection${x.connections === 1 ? '' : 's'}`, `${fmt(100 * x.throughputRatio, 1)}%`, signed(x.p50DiffMs, 3), signed(x.p99DiffMs, 3),
-        `${fmt(100 * x.floorRatio, 1)}%`, `${fmt(100 * x.ofFloor, 1)}%`]),
+      ['Aviary vs baseline', 'throughput ratio', 'per round', 'p50 diff ms', 'p99 diff ms', 'IPC floor vs baseline', 'Aviary vs IPC floor'],
+      w.ratios.map((x) => [`${x.connections} connection${x.connections === 1 ? '' : 's'}`, `${fmt(100 * x.throughputRatio, 1)}%`, x.roundRatios.map((v) => `${fmt(100 * v, 1)}%`).join(' '),
+        signed(x.p50DiffMs, 3), signed(x.p99DiffMs, 3), `${fmt(100 * x.floorRatio, 1)}%`, `${fmt(100 * x.ofFloor, 1)}%`]),
     ));
     lines.push(`management API invoke of the warm function, sequential (${w.stages.invocations}): server durationMs p50 ${fmt(w.stages.serverDurationP50Ms, 3)} ms, client p50 ${fmt(w.stages.clientP50Ms, 3)} ms, p99 ${fmt(w.stages.clientP99Ms, 3)} ms`);
   }
