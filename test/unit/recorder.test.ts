@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAX_PENDING_BATCHES, Recorder } from '../../src/observe/index.ts';
 import { SqliteDatabase, SqliteStore, StoreRecordWriter, type InvocationBlock, type InvocationRecord, type LogRecord, type RecordWriter } from '../../src/store/index.ts';
-import type { Clock } from '../../src/shared/clock.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 
 let dir: string;
 let database: SqliteDatabase;
@@ -47,8 +47,7 @@ class GatedWriter implements RecordWriter {
 }
 
 test('a writer that falls behind: batches past the limit are dropped and counted in one warning a minute; writing resumes once it catches up', async () => {
-  let now = 1_000_000;
-  const clock: Clock = { now: () => now, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+  const clock = new FakeClock('2026-11-22T12:00:00Z');
   const warnings: string[] = [];
   const writer = new GatedWriter(new StoreRecordWriter(store));
   const recorder = new Recorder({ store, writer, retentionMs: 86_400_000, warn: (m) => warnings.push(m), clock });
@@ -62,7 +61,7 @@ test('a writer that falls behind: batches past the limit are dropped and counted
   assert.match(warnings[0]!, /^dropped 1 invocation records and 1 log lines: writing them falls behind \(50 batches waiting\); the machine is short of CPU or the store is slow$/);
 
   // a minute later the next drop reports everything dropped since the warning
-  now += 60_000;
+  clock.advance(60_000);
   recorder.invocation(invocation('late'), []);
   void recorder.flush();
   assert.equal(warnings.length, 2);
