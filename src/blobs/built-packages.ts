@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AviaryError } from '../shared/errors.ts';
 import type { BlobStore } from './index.ts';
 import type { Runtime, VersionRecord } from '../store/index.ts';
 import type { BuildLimits, BuildResult } from '../build/index.ts';
+
+/** What `prepare` names a build: the first 40 hex digits of a sha256. */
+const BUILD_ID = /^[0-9a-f]{40}$/;
 
 type Build = (input: { zip: Buffer; runtime: Runtime; handler: string | undefined; outDir: string; limits?: Partial<BuildLimits> }) => Promise<BuildResult>;
 
@@ -49,12 +52,33 @@ export class BuiltPackages {
     if (!zip) throw new AviaryError('PackageNotFound', `package ${digest} is not stored on this server; upload it with POST /v1/packages (aviary deploy does this for you)`);
     const metaFile = `${outDir}.json`;
     if (existsSync(outDir)) {
+      // reused by a new version: a use, so the collector leaves it until that version is stored
+      const now = new Date();
+      await utimes(outDir, now, now).catch(() => {});
       const meta = JSON.parse(await readFile(metaFile, 'utf8').catch(() => '{}')) as { unzippedBytes?: number; warnings?: string[] };
       return { buildId, codeSize: meta.unzippedBytes ?? zip.length, warnings: meta.warnings ?? [] };
     }
     const result = await this.#build({ zip, runtime, handler: handler ?? undefined, outDir, limits: this.#limits });
     await writeFile(metaFile, JSON.stringify({ unzippedBytes: result.unzippedBytes, files: result.files, warnings: result.warnings }));
     return { buildId, codeSize: result.unzippedBytes, warnings: result.warnings };
+  }
+
+  /** Every build on disk, with when it was made, except those being built now. */
+  async list(): Promise<{ buildId: string; builtAt: number }[]> {
+    const out: { buildId: string; builtAt: number }[] = [];
+    for (const name of await readdir(this.#dir).catch(() => [])) {
+      if (!BUILD_ID.test(name) || this.#inFlight.has(name)) continue;
+      const s = await stat(this.dirFor(name)).catch(() => undefined);
+      if (s) out.push({ buildId: name, builtAt: s.mtimeMs });
+    }
+    return out;
+  }
+
+  /** Removes a build's directory and its metadata (instances already running from it keep their open files). */
+  async remove(buildId: string): Promise<void> {
+    if (!BUILD_ID.test(buildId)) throw new Error(`not a build id: ${buildId}`);
+    await rm(this.dirFor(buildId), { recursive: true, force: true });
+    await rm(`${this.dirFor(buildId)}.json`, { force: true });
   }
 
   /** The directory of a version's code, rebuilt from its package if missing. */

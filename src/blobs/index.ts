@@ -1,15 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export { BuiltPackages } from './built-packages.ts';
+export { collectUnused, PackageCollector, type CollectedGarbage } from './gc.ts';
 
 /** Content-addressed storage of uploaded code packages, keyed by `sha256:<hex>`. */
 export interface BlobStore {
+  /** Whether it is stored; asking counts as a use (see `list`), as a deploy by digest follows. */
   has(digest: string): Promise<boolean>;
   /** Stores the bytes; returns their digest. Storing the same bytes twice is a no-op. */
   put(bytes: Buffer): Promise<{ digest: string; created: boolean }>;
   get(digest: string): Promise<Buffer | undefined>;
+  /** Every blob with its size and when it was last stored or asked about (ms since the epoch). */
+  list(): Promise<{ digest: string; bytes: number; usedAt: number }[]>;
+  delete(digest: string): Promise<void>;
 }
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -38,7 +43,8 @@ export class FsBlobStore implements BlobStore {
 
   async has(digest: string): Promise<boolean> {
     try {
-      await stat(this.#file(digest));
+      const now = new Date();
+      await utimes(this.#file(digest), now, now);
       return true;
     } catch {
       return false;
@@ -62,5 +68,22 @@ export class FsBlobStore implements BlobStore {
     } catch {
       return undefined;
     }
+  }
+
+  async list(): Promise<{ digest: string; bytes: number; usedAt: number }[]> {
+    const out: { digest: string; bytes: number; usedAt: number }[] = [];
+    for (const prefix of await readdir(this.#dir).catch(() => [])) {
+      for (const name of await readdir(path.join(this.#dir, prefix)).catch(() => [])) {
+        const digest = `sha256:${name}`;
+        if (!isDigest(digest) || !name.startsWith(prefix)) continue; // a temp file mid-write, or a stranger
+        const s = await stat(path.join(this.#dir, prefix, name)).catch(() => undefined);
+        if (s) out.push({ digest, bytes: s.size, usedAt: s.mtimeMs });
+      }
+    }
+    return out;
+  }
+
+  async delete(digest: string): Promise<void> {
+    await rm(this.#file(digest), { force: true });
   }
 }

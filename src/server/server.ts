@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Keys, SecretBox, setUpAdmin, type AccessKey } from '../auth/index.ts';
-import { BuiltPackages, FsBlobStore } from '../blobs/index.ts';
+import { BuiltPackages, FsBlobStore, PackageCollector } from '../blobs/index.ts';
 import { buildPackage } from '../build/index.ts';
 import { createHttpServer } from '../http/index.ts';
 import { Invoker } from '../invoke/index.ts';
@@ -69,6 +69,19 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
     limits: { maxZipBytes: config.limits.packageBytes, maxUnzippedBytes: config.limits.unzippedPackageBytes, maxFiles: config.limits.packageFiles },
   });
   const registry = await Registry.load(store);
+  // uploads and builds no version uses (deleted functions, uploads never deployed) are removed
+  // once unused for an hour: at start, hourly, and after each delete
+  const collector = new PackageCollector({
+    blobs,
+    packages,
+    inUse: () => inUseCode(registry),
+    graceMs: UNUSED_CODE_GRACE_MS,
+    everyMs: 3600_000,
+    warn: log.warn,
+  });
+  registry.onChange((e) => {
+    if (e.type === 'deleted') void collector.run();
+  });
   const schedules = await Schedules.load({ store: new SqliteScheduleStore(database), functions: registry, warn: log.warn });
   const rules = await Rules.load({ store: new SqliteRuleStore(database), functions: registry, warn: log.warn });
   const sandbox = new ProcessSandbox({
@@ -137,6 +150,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
   const scheduler = new Scheduler({ schedules, invoker: asyncInvoker, warn: log.warn });
   await scheduler.start();
   await queueTriggers.start();
+  collector.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -159,6 +173,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
       await asyncStopped;
       await triggersStopped;
       await pool.drain();
+      await collector.stop();
       await recorder.close();
       await sandbox.close();
       await schedulerStopped;
@@ -166,4 +181,20 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
       unlock();
     })()),
   };
+}
+
+/** How long code no version uses is kept: an upload's deploy, a build's version, follow well within it. */
+const UNUSED_CODE_GRACE_MS = 3600_000;
+
+/** The package digests and build ids of every version of every function. */
+function inUseCode(registry: Registry): { digests: Set<string>; buildIds: Set<string> } {
+  const digests = new Set<string>();
+  const buildIds = new Set<string>();
+  for (const entry of registry.allFunctions()) {
+    for (const v of entry.versions.values()) {
+      digests.add(v.packageDigest);
+      buildIds.add(v.buildId);
+    }
+  }
+  return { digests, buildIds };
 }

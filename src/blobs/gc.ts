@@ -1,0 +1,96 @@
+import type { BlobStore } from './index.ts';
+import type { BuiltPackages } from './built-packages.ts';
+
+export interface CollectedGarbage {
+  blobs: number;
+  builds: number;
+  /** Bytes of the removed uploads (builds are not measured). */
+  blobBytes: number;
+}
+
+/**
+ * Removes uploaded packages and builds that no version uses (the code of deleted functions,
+ * uploads never deployed) once they have been unused for `graceMs`: an upload is followed by its
+ * deploy, and a build by its version, well within it, and asking whether a package is stored
+ * (what `aviary deploy` does before it skips an upload) counts as a use.
+ */
+export async function collectUnused(opts: {
+  blobs: BlobStore;
+  packages: BuiltPackages;
+  /** Package digests and build ids of every version there is. */
+  inUse: { digests: ReadonlySet<string>; buildIds: ReadonlySet<string> };
+  graceMs: number;
+  now: number;
+}): Promise<CollectedGarbage> {
+  const { blobs, packages, inUse } = opts;
+  const before = opts.now - opts.graceMs;
+  const out: CollectedGarbage = { blobs: 0, builds: 0, blobBytes: 0 };
+  for (const b of await packages.list()) {
+    if (inUse.buildIds.has(b.buildId) || b.builtAt > before) continue;
+    await packages.remove(b.buildId);
+    out.builds++;
+  }
+  for (const b of await blobs.list()) {
+    if (inUse.digests.has(b.digest) || b.usedAt > before) continue;
+    await blobs.delete(b.digest);
+    out.blobs++;
+    out.blobBytes += b.bytes;
+  }
+  return out;
+}
+
+/**
+ * Runs `collectUnused` at start, every `everyMs`, and when asked (after a function is deleted),
+ * one pass at a time. A failed pass is reported and tried again at the next one.
+ */
+export interface PackageCollectorOptions {
+  blobs: BlobStore;
+  packages: BuiltPackages;
+  inUse: () => { digests: ReadonlySet<string>; buildIds: ReadonlySet<string> };
+  graceMs: number;
+  everyMs: number;
+  warn: (message: string) => void;
+}
+
+export class PackageCollector {
+  readonly #o: PackageCollectorOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+
+  constructor(opts: PackageCollectorOptions) {
+    this.#o = opts;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.run(), this.#o.everyMs);
+    this.#timer.unref();
+    void this.run();
+  }
+
+  /** A pass now, or right after the one running; resolves when it is done. */
+  run(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        try {
+          const { blobs, packages, graceMs } = this.#o;
+          await collectUnused({ blobs, packages, graceMs, inUse: this.#o.inUse(), now: Date.now() });
+        } catch (err) {
+          this.#o.warn(`removing unused code packages failed: ${(err as Error).message}; trying again in ${Math.round(this.#o.everyMs / 60_000)} min`);
+        }
+      } while (this.#again);
+      this.#running = undefined;
+    })();
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+}
