@@ -22,6 +22,8 @@ export interface ServerConfig {
   instanceQueue: number;
   /** Processes and threads one instance may have, where cgroups can be used (sandbox/cgroups.ts). */
   maxProcesses: number;
+  /** Level of the request log (AVIARY_LOG_LEVEL). */
+  logLevel: LogLevel;
   /** Used as the admin key on first start only (for automation). */
   adminKey: string | undefined;
   /** SigV4 credentials of that admin key, on first start only (for automation); random when absent. */
@@ -93,6 +95,9 @@ export interface ServerOptions {
   limits?: Partial<Limits> | undefined;
 }
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const schema = z.strictObject({
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
@@ -103,6 +108,7 @@ const schema = z.strictObject({
   instanceQueue: z.coerce.number().int().min(0).max(32),
   // a Node instance alone has about a dozen threads
   maxProcesses: z.coerce.number().int().min(32).max(65536),
+  logLevel: z.enum(LOG_LEVELS),
 });
 
 /** Builds the typed config; `env` is passed in so the environment is read in one place. */
@@ -116,6 +122,7 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     prewarm: options.prewarm ?? env.AVIARY_PREWARM ?? 1,
     instanceQueue: options.instanceQueue ?? env.AVIARY_INSTANCE_QUEUE ?? DEFAULT_INSTANCE_QUEUE,
     maxProcesses: options.maxProcesses ?? env.AVIARY_MAX_PROCESSES ?? DEFAULT_MAX_PROCESSES,
+    logLevel: env.AVIARY_LOG_LEVEL ?? 'warn',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -134,6 +141,7 @@ export function loadConfig(options: ServerOptions, env: NodeJS.ProcessEnv): Serv
     prewarm: c.prewarm,
     instanceQueue: c.instanceQueue,
     maxProcesses: c.maxProcesses,
+    logLevel: c.logLevel,
     adminKey: env.AVIARY_ADMIN_KEY || undefined,
     adminAccessKey: adminAccessKey(env),
     limits: { ...DEFAULT_LIMITS, ...options.limits },

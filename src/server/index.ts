@@ -20,7 +20,7 @@ export async function runServer(options: ServerOptions): Promise<void> {
   }
   let server;
   try {
-    server = await startServer(config, { warn, logLevel: process.env.AVIARY_LOG_LEVEL ?? 'warn' });
+    server = await startServer(config, { warn });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE'

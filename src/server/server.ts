@@ -37,7 +37,7 @@ export interface RunningServer {
  * The composition root: builds every part from the config, wires them, starts listening.
  * Parts get what they need as arguments; nothing here is global.
  */
-export async function startServer(config: ServerConfig, log: { warn: (m: string) => void; logLevel?: string }): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: { warn: (m: string) => void }): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(config.dataDir);
   try {
@@ -48,7 +48,7 @@ export async function startServer(config: ServerConfig, log: { warn: (m: string)
   }
 }
 
-async function startParts(config: ServerConfig, log: { warn: (m: string) => void; logLevel?: string }, unlock: () => void): Promise<RunningServer> {
+async function startParts(config: ServerConfig, log: { warn: (m: string) => void }, unlock: () => void): Promise<RunningServer> {
   const packagesDir = path.join(config.dataDir, 'packages');
   mkdirSync(packagesDir, { recursive: true });
   // unsandboxed runs resolve package.json upwards: stop them at ours, whatever folder holds the data
@@ -129,7 +129,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
 
   const http = await createHttpServer(
     { registry, invoker, blobs, packages, keys, recorder, store, pool, limits: config.limits, isolation: sandbox.isolation, processLimit: sandbox.processLimit?.max ?? null, version: VERSION, schedules, rules, events, asyncInvoker, topics, queueTriggers },
-    { logLevel: log.logLevel ?? 'warn', warn: log.warn },
+    { logLevel: config.logLevel, warn: log.warn },
   );
   await new Promise<void>((resolve, reject) => {
     http.server.once('error', reject);

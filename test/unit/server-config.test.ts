@@ -17,6 +17,16 @@ describe('server configuration', () => {
     assert.equal(loadConfig({ maxProcesses: 64 }, { AVIARY_MAX_PROCESSES: '256' }).maxProcesses, 64);
   });
 
+  test('request log level: warn by default, from AVIARY_LOG_LEVEL; anything else is refused, naming the setting and the levels', () => {
+    assert.equal(loadConfig({}, {}).logLevel, 'warn');
+    assert.equal(loadConfig({}, { AVIARY_LOG_LEVEL: 'info' }).logLevel, 'info');
+    assert.throws(() => loadConfig({}, { AVIARY_LOG_LEVEL: 'bogus' }), (e: Error) => {
+      assert.match(e.message, /server configuration/);
+      assert.match(e.message, /logLevel: Invalid option: expected one of "fatal"\|"error"\|"warn"\|"info"\|"debug"\|"trace"\|"silent"/);
+      return true;
+    });
+  });
+
   for (const [value, problem] of [['31', /maxProcesses: Too small: expected number to be >=32/], ['70000', /maxProcesses: Too big/], ['lots', /maxProcesses: Invalid input: expected number/]] as const) {
     test(`AVIARY_MAX_PROCESSES=${value} is refused, naming the setting`, () => {
       assert.throws(() => loadConfig({}, { AVIARY_MAX_PROCESSES: value }), (e: Error) => {
