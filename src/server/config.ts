@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../shared/errors.ts';
+import { MAX_PACKAGE_BYTES } from '../shared/limits.ts';
 import { asyncSettingsFromEnv, type AsyncSettings } from '../async/settings.ts';
 
 /**
@@ -60,7 +61,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = {
   syncPayloadBytes: 6 * 1024 * 1024,
-  packageBytes: 50 * 1024 * 1024,
+  packageBytes: MAX_PACKAGE_BYTES,
   unzippedPackageBytes: 250 * 1024 * 1024,
   packageFiles: 20_000,
   queuePerFunction: 100,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -201,6 +202,18 @@ describe('aviary CLI end to end', { timeout: 180_000 }, () => {
     assert.equal(handler.code, 1);
     assert.match(handler.stderr, /Building bad on the server… failed\nerror: /);
     assert.equal((await cli(['get', 'bad'])).code, 1);
+
+    // over the 50 MB package limit: refused before the upload, with the sizes and what to do
+    const big = await mkdtemp(path.join(os.tmpdir(), 'aviary-big-'));
+    await writeFile(path.join(big, 'index.js'), 'exports.handler = async () => 1;\n');
+    await writeFile(path.join(big, 'data.bin'), randomBytes(51 * 1024 * 1024)); // does not compress
+    const tooBig = await cli(['deploy', 'big', big, '--runtime', 'node', '--handler', 'index.handler']);
+    await rm(big, { recursive: true, force: true });
+    assert.equal(tooBig.code, 1, tooBig.stderr);
+    assert.match(tooBig.stderr, /error: the package is \d+ bytes zipped, over the limit of 52428800 bytes \(50 MB; docs\/limits\.md\)/);
+    assert.match(tooBig.stderr, /Leave out what the function does not need/);
+    assert.doesNotMatch(tooBig.stderr, /Uploading|EPIPE/);
+    assert.equal((await cli(['get', 'big'])).code, 1);
 
     const wrongKey = await cli(['list', '--api-key', 'wrong']);
     assert.equal(wrongKey.code, 1);

@@ -13,6 +13,7 @@ import {
 import { functionPath } from '../client.ts';
 import { CliError, usageError } from '../errors.ts';
 import { formatBytes } from '../output.ts';
+import { MAX_PACKAGE_BYTES } from '../../shared/limits.ts';
 import { packagePath } from '../package.ts';
 import { withExamples, type Context } from '../context.ts';
 import type { DeployResponse } from '../types.ts';
@@ -82,6 +83,12 @@ async function deploy(ctx: Context, cmd: Command, name: string, target: string, 
     throw err;
   }
   pkgStep.done(`${pkg.files} ${pkg.files === 1 ? 'file' : 'files'}, ${formatBytes(pkg.zip.length)}${pkg.kind === 'zip' ? ' (zip sent as is)' : ''}`);
+  if (pkg.zip.length > MAX_PACKAGE_BYTES) {
+    // the server would refuse it, and it may close the connection before the upload is through
+    throw new CliError(`the package is ${pkg.zip.length} bytes zipped, over the limit of ${MAX_PACKAGE_BYTES} bytes (50 MB; docs/limits.md)`, {
+      hint: 'Leave out what the function does not need (tests, docs, dev dependencies, large data files), or download large data at run time.',
+    });
+  }
 
   const head = await client.request('HEAD', `/v1/packages/${pkg.digest}`, { allow: [404] });
   if (head.status === 404) {
