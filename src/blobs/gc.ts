@@ -1,57 +1,40 @@
 import type { BlobStore } from './index.ts';
 import type { BuiltPackages } from './built-packages.ts';
 
-export interface CollectedGarbage {
-  blobs: number;
-  builds: number;
-  /** Bytes of the removed uploads (builds are not measured). */
-  blobBytes: number;
+/** Package digests and build ids of every version there is. */
+export interface CodeInUse {
+  digests: ReadonlySet<string>;
+  buildIds: ReadonlySet<string>;
 }
 
 /**
  * Removes uploaded packages and builds that no version uses (the code of deleted functions,
- * uploads never deployed) once they have been unused for `graceMs`: an upload is followed by its
- * deploy, and a build by its version, well within it, and asking whether a package is stored
- * (what `aviary deploy` does before it skips an upload) counts as a use.
+ * uploads never deployed) last used before `unusedSince`. The collector leaves an hour's grace:
+ * an upload is followed by its deploy, and a build by its version, well within it, and asking
+ * whether a package is stored (what `aviary deploy` does before it skips an upload) counts as a use.
  */
-export async function collectUnused(opts: {
-  blobs: BlobStore;
-  packages: BuiltPackages;
-  /** Package digests and build ids of every version there is. */
-  inUse: { digests: ReadonlySet<string>; buildIds: ReadonlySet<string> };
-  graceMs: number;
-  now: number;
-}): Promise<CollectedGarbage> {
-  const { blobs, packages, inUse } = opts;
-  const before = opts.now - opts.graceMs;
-  const out: CollectedGarbage = { blobs: 0, builds: 0, blobBytes: 0 };
+async function collectUnused(blobs: BlobStore, packages: BuiltPackages, inUse: CodeInUse, unusedSince: number): Promise<void> {
   for (const b of await packages.list()) {
-    if (inUse.buildIds.has(b.buildId) || b.builtAt > before) continue;
-    await packages.remove(b.buildId);
-    out.builds++;
+    if (!inUse.buildIds.has(b.buildId) && b.builtAt <= unusedSince) await packages.remove(b.buildId);
   }
   for (const b of await blobs.list()) {
-    if (inUse.digests.has(b.digest) || b.usedAt > before) continue;
-    await blobs.delete(b.digest);
-    out.blobs++;
-    out.blobBytes += b.bytes;
+    if (!inUse.digests.has(b.digest) && b.usedAt <= unusedSince) await blobs.delete(b.digest);
   }
-  return out;
+}
+
+export interface PackageCollectorOptions {
+  blobs: BlobStore;
+  packages: BuiltPackages;
+  inUse: () => CodeInUse;
+  graceMs: number;
+  everyMs: number;
+  warn: (message: string) => void;
 }
 
 /**
  * Runs `collectUnused` at start, every `everyMs`, and when asked (after a function is deleted),
  * one pass at a time. A failed pass is reported and tried again at the next one.
  */
-export interface PackageCollectorOptions {
-  blobs: BlobStore;
-  packages: BuiltPackages;
-  inUse: () => { digests: ReadonlySet<string>; buildIds: ReadonlySet<string> };
-  graceMs: number;
-  everyMs: number;
-  warn: (message: string) => void;
-}
-
 export class PackageCollector {
   readonly #o: PackageCollectorOptions;
   #timer: NodeJS.Timeout | undefined;
@@ -78,8 +61,8 @@ export class PackageCollector {
       do {
         this.#again = false;
         try {
-          const { blobs, packages, graceMs } = this.#o;
-          await collectUnused({ blobs, packages, graceMs, inUse: this.#o.inUse(), now: Date.now() });
+          const { blobs, packages, inUse, graceMs } = this.#o;
+          await collectUnused(blobs, packages, inUse(), Date.now() - graceMs);
         } catch (err) {
           this.#o.warn(`removing unused code packages failed: ${(err as Error).message}; trying again in ${Math.round(this.#o.everyMs / 60_000)} min`);
         }

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import path from 'node:path';
 
 export { BuiltPackages } from './built-packages.ts';
-export { collectUnused, PackageCollector, type CollectedGarbage } from './gc.ts';
+export { PackageCollector, type CodeInUse } from './gc.ts';
 
 /** Content-addressed storage of uploaded code packages, keyed by `sha256:<hex>`. */
 export interface BlobStore {

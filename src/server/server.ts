@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Keys, SecretBox, setUpAdmin, type AccessKey } from '../auth/index.ts';
-import { BuiltPackages, FsBlobStore, PackageCollector } from '../blobs/index.ts';
+import { BuiltPackages, FsBlobStore, PackageCollector, type CodeInUse } from '../blobs/index.ts';
 import { buildPackage } from '../build/index.ts';
 import { createHttpServer } from '../http/index.ts';
 import { Invoker } from '../invoke/index.ts';
@@ -187,7 +187,7 @@ async function startParts(config: ServerConfig, log: { warn: (m: string) => void
 const UNUSED_CODE_GRACE_MS = 3600_000;
 
 /** The package digests and build ids of every version of every function. */
-function inUseCode(registry: Registry): { digests: Set<string>; buildIds: Set<string> } {
+function inUseCode(registry: Registry): CodeInUse {
   const digests = new Set<string>();
   const buildIds = new Set<string>();
   for (const entry of registry.allFunctions()) {
