@@ -143,8 +143,10 @@ interface CpuShare {
   instancesUsPerReq: number;
   /** Everything else busy on the machine during the run (wrk, and other work on the machine), µs per request. */
   otherUsPerReq: number;
-  /** Whole-machine CPU utilisation during the run, % of all cores. */
+  /** Whole-machine CPU utilisation during the run, % of all cores (steal not included). */
   machineBusyPct: number;
+  /** CPU time the hypervisor gave to other guests while this VM wanted it, % of all cores: a run with much of it measured a slower machine. */
+  stealPct: number;
   /** The server's main thread: context switches per request (voluntary = waited for I/O; involuntary = preempted). */
   serverVoluntaryCsPerReq: number;
   serverInvoluntaryCsPerReq: number;
@@ -211,8 +213,9 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
         const before = cpuSnapshot(pid);
         const wrk = await runWrk({ ...settings, durationS: o.durationS });
         const after = cpuSnapshot(pid);
-        runs.push({ target, round, wrk, cpu: cpuShare(before, after, wrk.requests) });
-        log(`warm: round ${round}/${o.rounds} ${target.padEnd(9)} c=${String(connections).padEnd(3)} ${fmt(wrk.rps, 0)} req/s  p50 ${fmt(wrk.p50Ms, 3)} ms  p99 ${fmt(wrk.p99Ms, 3)} ms  errors ${errorCount(wrk)}  (load average ${os.loadavg()[0]!.toFixed(2)})`);
+        const cpu = cpuShare(before, after, wrk.requests);
+        runs.push({ target, round, wrk, cpu });
+        log(`warm: round ${round}/${o.rounds} ${target.padEnd(9)} c=${String(connections).padEnd(3)} ${fmt(wrk.rps, 0)} req/s  p50 ${fmt(wrk.p50Ms, 3)} ms  p99 ${fmt(wrk.p99Ms, 3)} ms  errors ${errorCount(wrk)}  (load average ${os.loadavg()[0]!.toFixed(2)}, steal ${fmt(cpu.stealPct, 0)}%)`);
         if (errorCount(wrk) > 0) log(`warm: WARNING: ${target} had errors: ${JSON.stringify(wrk.errors)}`);
       }
     }
@@ -252,6 +255,7 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
           instancesUsPerReq: m((r) => r.cpu.instancesUsPerReq),
           otherUsPerReq: m((r) => r.cpu.otherUsPerReq),
           machineBusyPct: m((r) => r.cpu.machineBusyPct),
+          stealPct: m((r) => r.cpu.stealPct),
           serverVoluntaryCsPerReq: m((r) => r.cpu.serverVoluntaryCsPerReq),
           serverInvoluntaryCsPerReq: m((r) => r.cpu.serverInvoluntaryCsPerReq),
         },
@@ -291,14 +295,14 @@ async function warmPhase(o: Options, scratch: string): Promise<WarmResults> {
   };
 }
 
-interface CpuSnap { server: number; instances: number; machineBusy: number; machineTotal: number; voluntary: number; involuntary: number }
+interface CpuSnap { server: number; instances: number; machineBusy: number; machineSteal: number; machineTotal: number; voluntary: number; involuntary: number }
 
 function cpuSnapshot(serverPid: number): CpuSnap {
   let instances = 0;
   for (const p of descendantPids(serverPid).all) instances += cpuMs(p);
-  const { busy, total } = machineCpu();
+  const { busy, steal, total } = machineCpu();
   const cs = contextSwitches(serverPid);
-  return { server: cpuMs(serverPid), instances, machineBusy: busy, machineTotal: total, ...cs };
+  return { server: cpuMs(serverPid), instances, machineBusy: busy, machineSteal: steal, machineTotal: total, ...cs };
 }
 
 function cpuShare(a: CpuSnap, b: CpuSnap, requests: number): CpuShare {
@@ -311,18 +315,20 @@ function cpuShare(a: CpuSnap, b: CpuSnap, requests: number): CpuShare {
     instancesUsPerReq: per(instances),
     otherUsPerReq: per(Math.max(0, machine - server - instances)),
     machineBusyPct: b.machineTotal > a.machineTotal ? (100 * machine) / (b.machineTotal - a.machineTotal) : Number.NaN,
+    stealPct: b.machineTotal > a.machineTotal ? (100 * (b.machineSteal - a.machineSteal)) / (b.machineTotal - a.machineTotal) : Number.NaN,
     serverVoluntaryCsPerReq: per(b.voluntary - a.voluntary, 1),
     serverInvoluntaryCsPerReq: per(b.involuntary - a.involuntary, 1),
   };
 }
 
-/** Busy and total CPU ms of the whole machine, from the first line of /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
+/** Busy, stolen and total CPU ms of the whole machine, from the first line of /proc/stat. */
+function machineCpu(): { busy: number; steal: number; total: number } {
   const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal (guest time is already inside user)
   const total = fields.slice(0, 8).reduce((sum, v) => sum + v, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: (total - idle) * 10, total: total * 10 };
+  const steal = fields[7] ?? 0;
+  return { busy: (total - idle - steal) * 10, steal: steal * 10, total: total * 10 };
 }
 
 /** Context switches of a process's main thread so far. */
@@ -620,10 +626,10 @@ function render(r: Results): string {
     const w = r.warm;
     lines.push('', `Warm HTTP: GET /hello; median of ${r.settings.rounds} round(s), each ${r.settings.durationS} s measured after ${r.settings.warmupS} s warm-up; wrk -t${r.settings.threads}${r.settings.wrkBatch ? ' under SCHED_BATCH (--wrk-batch)' : ''}; Aviary isolation ${w.isolation}, hello maxInstances ${w.maxInstances}, --instance-queue ${w.instanceQueue}; ipc-floor: ${w.maxInstances} worker processes of the same handler, ${w.instanceQueue + 1} requests each at most (bench/ipc-floor-server.ts)`);
     lines.push(table(
-      ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'instances CPU µs/req', 'other CPU µs/req', 'server cs/req vol+invol', 'machine busy'],
+      ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'instances CPU µs/req', 'other CPU µs/req', 'server cs/req vol+invol', 'machine busy', 'steal'],
       w.summary.map((x) => [x.target, String(x.connections), fmt(x.rps, 0), fmt(x.p50Ms, 3), fmt(x.p99Ms, 3), String(x.errors),
         fmt(x.cpu.serverUsPerReq, 1), x.target === 'baseline' ? '-' : fmt(x.cpu.instancesUsPerReq, 1), fmt(x.cpu.otherUsPerReq, 1),
-        `${fmt(x.cpu.serverVoluntaryCsPerReq, 2)}+${fmt(x.cpu.serverInvoluntaryCsPerReq, 2)}`, `${fmt(x.cpu.machineBusyPct, 0)}%`]),
+        `${fmt(x.cpu.serverVoluntaryCsPerReq, 2)}+${fmt(x.cpu.serverInvoluntaryCsPerReq, 2)}`, `${fmt(x.cpu.machineBusyPct, 0)}%`, `${fmt(x.cpu.stealPct, 0)}%`]),
     ));
     lines.push(table(
       ['Aviary vs baseline', 'throughput ratio', 'per round', 'p50 diff ms', 'p99 diff ms', 'IPC floor vs baseline', 'Aviary vs IPC floor'],
