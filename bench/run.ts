@@ -30,7 +30,7 @@ Options:
   --duration <s>        measured seconds per load phase (default 5)
   --warmup <s>          warm-up seconds before each load phase, not measured (default 2)
   --connections <list>  wrk connection counts (default 1,32)
-  --rounds <n>          rounds of (baseline, Aviary) load phases; the median round is reported (default 3)
+  --rounds <n>          rounds of (baseline, Aviary) load phases; the median round is reported (default 5)
   --threads <n>         wrk threads (default 1: see docs/performance.md)
   --wrk-batch           run wrk under SCHED_BATCH (chrt), for baseline and Aviary alike: shows what the
                         client's wake-ups, preempting the server on the same cores, cost (a diagnostic;
@@ -75,7 +75,7 @@ function parseOptions(argv: string[]): Options {
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '1,32' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
       threads: { type: 'string', default: '1' },
       'wrk-batch': { type: 'boolean', default: false },
       'max-instances': { type: 'string', default: String(2 * os.availableParallelism()) },
