@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { InstanceCgroup } from './cgroups.ts';
 import { LineSplitter } from './lines.ts';
+import { ProcTreeReader } from './proc-tree.ts';
 import type { ExitInfo, LogLine } from './types.ts';
 
-const PAGE = 4096;
 const MAX_LOG_LINE = 256 * 1024;
 
 export interface SpawnSpec {
@@ -35,6 +35,8 @@ export class SandboxProcess {
   readonly stderrTail: string[] = [];
   /** The last precise memory reading (see overMemory), while the RSS sum is over the limit. */
   #precise: { at: number; sumBytes: number; bytes: number } | undefined;
+  /** Made on the first memory check, closed at exit. */
+  #tree: ProcTreeReader | undefined;
 
   constructor(spec: SpawnSpec) {
     this.child = spawn(spec.command, spec.args, {
@@ -79,6 +81,7 @@ export class SandboxProcess {
   #exited(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#exit) return;
     this.#exit = { code, signal, reason: this.#killReason };
+    this.#tree?.close();
     for (const l of this.#exitListeners) l(this.#exit);
   }
 
@@ -107,7 +110,9 @@ export class SandboxProcess {
    * margin below the limit.
    */
   overMemory(limitBytes: number): boolean {
-    const tree = this.#tree();
+    const root = this.child.pid;
+    if (root === undefined || !this.alive) return false;
+    const tree = (this.#tree ??= new ProcTreeReader(root)).read();
     let sum = 0;
     for (const p of tree) sum += p.rssBytes;
     if (sum <= limitBytes) {
@@ -120,26 +125,6 @@ export class SandboxProcess {
     const bytes = preciseBytes(tree);
     this.#precise = { at: now, sumBytes: sum, bytes };
     return bytes > limitBytes;
-  }
-
-  /** The process and its descendants, each with its resident memory (from /proc). */
-  #tree(): { pid: number; rssBytes: number }[] {
-    const root = this.child.pid;
-    if (root === undefined || !this.alive) return [];
-    const out: { pid: number; rssBytes: number }[] = [];
-    const stack = [root];
-    while (stack.length > 0) {
-      const pid = stack.pop()!;
-      try {
-        const statm = readFileSync(`/proc/${pid}/statm`, 'latin1');
-        out.push({ pid, rssBytes: Number(statm.split(' ', 2)[1]) * PAGE });
-        const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
-        if (kids) for (const k of kids.split(' ')) stack.push(Number(k));
-      } catch {
-        // the process went away between reads
-      }
-    }
-    return out;
   }
 }
 
