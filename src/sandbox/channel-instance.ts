@@ -11,6 +11,7 @@ import { InitFailure, initTimeoutError, responseTooLarge, type ExitInfo, type Fu
 /** Frames the runtime may send (src/runtimes/PROTOCOL.md), checked before use. */
 type RuntimeFrame =
   | { t: 'hello' }
+  | { t: 'pong' }
   | { t: 'ready'; initMs?: number }
   | { t: 'initError'; error: FunctionError }
   | { t: 'result'; id: string; result: unknown }
@@ -22,6 +23,7 @@ function parseFrame(line: string): RuntimeFrame {
   if (f === null || typeof f !== 'object' || typeof f.t !== 'string') throw new Error('frame without a type');
   switch (f.t) {
     case 'hello':
+    case 'pong':
     case 'ready':
       return f as RuntimeFrame;
     case 'initError':
@@ -85,7 +87,8 @@ export class ChannelInstance implements Instance {
   #running: Pending | undefined;
   /** Invocations sent after it, started by the runtime in order as each answer goes out. */
   #queued: Pending[] = [];
-  #hello: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  /** Settled by the start-up handshake: the runtime's hello, our ping, its pong. */
+  #handshake: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #init: { resolve: (ms: number) => void; reject: (e: FunctionError) => void; logs: LogLine[] } | undefined;
   #lastRequestId: string | null = null;
   /**
@@ -111,7 +114,7 @@ export class ChannelInstance implements Instance {
     input.on('data', (chunk: Buffer) => frames.push(chunk));
     const drained = new Promise<void>((resolve) => input.once('close', resolve));
     proc.onOutput = (line) => this.#onLog(null, line);
-    this.started = new Promise<void>((resolve, reject) => { this.#hello = { resolve, reject }; });
+    this.started = new Promise<void>((resolve, reject) => { this.#handshake = { resolve, reject }; });
     // Frames the runtime wrote just before it exited (an answer, then a crash in the next
     // queued invocation) are read first: what ran and what never started depends on them.
     proc.onExit((info) => {
@@ -239,8 +242,13 @@ export class ChannelInstance implements Instance {
     }
     switch (frame.t) {
       case 'hello':
-        this.#hello?.resolve();
-        this.#hello = undefined;
+        // one round trip before the instance counts as started: the runtime's first read of its
+        // channel (~2 ms in a fresh Node process) happens now, not in the cold start that takes it
+        this.#send({ t: 'ping' });
+        return;
+      case 'pong':
+        this.#handshake?.resolve();
+        this.#handshake = undefined;
         return;
       case 'ready':
         this.#init?.resolve(frame.initMs ?? 0);
@@ -316,8 +324,8 @@ export class ChannelInstance implements Instance {
     clearTimeout(this.#deadline);
     const memoryMB = this.#spec?.memoryMB ?? 0;
     const error = { ...describeExit(info, memoryMB, this.#proc.stderrTail) };
-    this.#hello?.reject(new Error(`runtime process exited before it started (${error.errorMessage}): ${this.#proc.stderrTail.join('\n')}`));
-    this.#hello = undefined;
+    this.#handshake?.reject(new Error(`runtime process exited before it started (${error.errorMessage}): ${this.#proc.stderrTail.join('\n')}`));
+    this.#handshake = undefined;
     if (this.#init) {
       const init = this.#init;
       this.#init = undefined;

@@ -92,7 +92,7 @@ export class ProcessSandbox implements Sandbox {
     try {
       await Promise.race([
         instance.started,
-        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no hello within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS); }),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no hello and pong (src/runtimes/PROTOCOL.md) within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS); }),
       ]);
     } catch (err) {
       instance.kill();

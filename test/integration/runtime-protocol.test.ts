@@ -37,6 +37,17 @@ describe('node bootstrap', () => {
       assert.deepEqual(hello, { t: 'hello', runtime: 'node', pid: rt.child.pid });
     }));
 
+  test('answers the start-up ping with a pong, then inits and invokes as usual', () =>
+    withRuntime('node', async (rt) => {
+      await rt.next('hello');
+      rt.send({ t: 'ping' });
+      assert.deepEqual(await rt.next('pong'), { t: 'pong' });
+      await ready(rt, 'node-cjs', 'index.handler');
+      const { answer } = await rt.invoke({ after: 'ping' });
+      assert.deepEqual((answer.result as Record<string, unknown>).echo, { after: 'ping' });
+      assert.equal(rt.stderr, '', 'the ping is not reported as an unknown message');
+    }));
+
   for (const [fixture, handler, format] of [
     ['node-cjs', 'index.handler', 'cjs'],
     ['node-esm', 'index.handler', 'esm-mjs'],
@@ -306,6 +317,17 @@ describe('python bootstrap', () => {
   test('says hello with its pid before any init', () =>
     withRuntime('python', async (rt) => {
       assert.deepEqual(await rt.next('hello'), { t: 'hello', runtime: 'python', pid: rt.child.pid });
+    }));
+
+  test('answers the start-up ping with a pong, then inits and invokes as usual', () =>
+    withRuntime('python', async (rt) => {
+      await rt.next('hello');
+      rt.send({ t: 'ping' });
+      assert.deepEqual(await rt.next('pong'), { t: 'pong' });
+      await ready(rt, 'python-hello', 'app.handler');
+      const { answer } = await rt.invoke({});
+      assert.equal(answer.t, 'result');
+      assert.equal(rt.stderr, '', 'the ping is not reported as an unknown message');
     }));
 
   test('init and invoke', () =>

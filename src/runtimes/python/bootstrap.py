@@ -508,6 +508,8 @@ def main():
         kind = msg.get("t")
         if kind == "invoke":
             _invoke(msg)
+        elif kind == "ping":
+            _send('{"t":"pong"}\n')
         elif kind == "init":
             if initialized:
                 _stderr.write("aviary bootstrap: ignoring a second init message\n")
