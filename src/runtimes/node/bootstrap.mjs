@@ -326,6 +326,8 @@ function safeString(err) {
  * @property {unknown} event
  */
 
+/** @typedef {{t: 'ping'}} PingMessage the host's start-up round trip (../PROTOCOL.md) */
+/** @typedef {InitMessage | InvokeMessage | PingMessage} HostMessage */
 /** @typedef {(event: unknown, context: Context, callback: Callback) => unknown} Handler */
 /** @typedef {(err?: unknown, result?: unknown) => void} Callback */
 
@@ -722,7 +724,7 @@ process.on('exit', () => {
 // ---------------------------------------------------------------------------------------------
 // Input channel (fd 3): split into lines without quadratic copying, handle one message at a time.
 
-/** @type {Array<InitMessage | InvokeMessage>} */
+/** @type {HostMessage[]} */
 const queue = [];
 let busy = false;
 
@@ -733,7 +735,7 @@ function next() {
 
 function drain() {
   while (!busy && queue.length > 0) {
-    const msg = /** @type {InitMessage | InvokeMessage} */ (queue.shift());
+    const msg = /** @type {HostMessage} */ (queue.shift());
     if (msg.t === 'invoke') {
       busy = true;
       invoke(msg);
@@ -769,7 +771,7 @@ function onLine(line) {
     captureText(errCapture, 'aviary bootstrap: ignoring a message that is not an object\n');
     return;
   }
-  queue.push(/** @type {InitMessage | InvokeMessage} */ (msg));
+  queue.push(/** @type {HostMessage} */ (msg));
   if (!busy) drain();
 }
 
