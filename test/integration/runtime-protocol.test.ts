@@ -26,6 +26,26 @@ function errorOf(frame: Frame): { errorType: string; errorMessage: string; trace
   return frame.error as { errorType: string; errorMessage: string; trace?: string[]; stackTrace?: string[] };
 }
 
+/**
+ * The start-up round trip (PROTOCOL.md): hello, our ping, its pong; then init and one invoke as
+ * usual, with nothing reported as an unknown message. Returns the invoke's answer.
+ */
+async function pingThenInvoke(kind: 'node' | 'python', fixture: string, handler: string): Promise<Frame> {
+  let result: Frame | undefined;
+  await withRuntime(kind, async (rt) => {
+    await rt.next('hello');
+    rt.send({ t: 'ping' });
+    assert.deepEqual(await rt.next('pong'), { t: 'pong' });
+    await ready(rt, fixture, handler);
+    const { answer, id } = await rt.invoke({ after: 'ping' });
+    assert.equal(answer.t, 'result', JSON.stringify(answer));
+    assert.equal(answer.id, id);
+    assert.equal(rt.stderr, '', 'the ping is not reported as an unknown message');
+    result = answer;
+  });
+  return result!;
+}
+
 function lines(logs: Frame[], stream?: string): string[] {
   return logs.filter((f) => stream === undefined || f.stream === stream).map((f) => f.data as string);
 }
@@ -37,16 +57,10 @@ describe('node bootstrap', () => {
       assert.deepEqual(hello, { t: 'hello', runtime: 'node', pid: rt.child.pid });
     }));
 
-  test('answers the start-up ping with a pong, then inits and invokes as usual', () =>
-    withRuntime('node', async (rt) => {
-      await rt.next('hello');
-      rt.send({ t: 'ping' });
-      assert.deepEqual(await rt.next('pong'), { t: 'pong' });
-      await ready(rt, 'node-cjs', 'index.handler');
-      const { answer } = await rt.invoke({ after: 'ping' });
-      assert.deepEqual((answer.result as Record<string, unknown>).echo, { after: 'ping' });
-      assert.equal(rt.stderr, '', 'the ping is not reported as an unknown message');
-    }));
+  test('answers the start-up ping with a pong, then inits and invokes as usual', async () => {
+    const answer = await pingThenInvoke('node', 'node-cjs', 'index.handler');
+    assert.deepEqual((answer.result as Record<string, unknown>).echo, { after: 'ping' });
+  });
 
   for (const [fixture, handler, format] of [
     ['node-cjs', 'index.handler', 'cjs'],
@@ -319,16 +333,9 @@ describe('python bootstrap', () => {
       assert.deepEqual(await rt.next('hello'), { t: 'hello', runtime: 'python', pid: rt.child.pid });
     }));
 
-  test('answers the start-up ping with a pong, then inits and invokes as usual', () =>
-    withRuntime('python', async (rt) => {
-      await rt.next('hello');
-      rt.send({ t: 'ping' });
-      assert.deepEqual(await rt.next('pong'), { t: 'pong' });
-      await ready(rt, 'python-hello', 'app.handler');
-      const { answer } = await rt.invoke({});
-      assert.equal(answer.t, 'result');
-      assert.equal(rt.stderr, '', 'the ping is not reported as an unknown message');
-    }));
+  test('answers the start-up ping with a pong, then inits and invokes as usual', async () => {
+    await pingThenInvoke('python', 'python-hello', 'app.handler');
+  });
 
   test('init and invoke', () =>
     withRuntime('python', async (rt) => {
