@@ -48,6 +48,8 @@ function isFunctionError(e: unknown): e is FunctionError {
 interface Pending {
   requestId: string;
   timeoutMs: number;
+  /** performance.now() when the runtime started it (set when it becomes the running one). */
+  startedAt: number;
   /** Made when the first line arrives: most invocations of a warm function log nothing. */
   logs: InvocationLogs | undefined;
   done: (o: InvokeOutcome) => void;
@@ -92,12 +94,14 @@ export class ChannelInstance implements Instance {
   #init: { resolve: (ms: number) => void; reject: (e: FunctionError) => void; logs: LogLine[] } | undefined;
   #lastRequestId: string | null = null;
   /**
-   * The running invocation's timeout: one timer per instance, restarted as each invocation
-   * starts (cheaper than a new timer per invocation), so when it fires the invocation running
-   * then started its full timeout ago. Left to fire idly after the last one answers.
+   * The running invocation's timeout: one timer per instance, armed at most once per timeout
+   * period rather than once per invocation (re-arming a timer is a list removal and insertion on
+   * the hot path). Starting an invocation only notes the time; when the timer fires it looks at
+   * the invocation running then, and waits for the rest of that one's time if it has any left.
    */
   #deadline: NodeJS.Timeout | undefined;
-  #deadlineMs = 0;
+  /** performance.now() when the armed timer fires. */
+  #deadlineAt = 0;
   #strayLogSink: (requestId: string | null, line: LogLine) => void = () => {};
   readonly started: Promise<void>;
 
@@ -191,7 +195,7 @@ export class ChannelInstance implements Instance {
       done(notStarted([]));
       return;
     }
-    const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, logs: undefined, done };
+    const p: Pending = { requestId: req.requestId, timeoutMs: req.timeoutMs, startedAt: 0, logs: undefined, done };
     // The event is spliced in as text: validated by the caller, never re-serialised. A frame is
     // one line, and in valid JSON a raw CR/LF can only be whitespace between tokens, so
     // blanking them keeps the value and the framing intact.
@@ -213,17 +217,25 @@ export class ChannelInstance implements Instance {
   #start(p: Pending): void {
     this.#running = p;
     this.#lastRequestId = p.requestId;
-    const timer = this.#deadline;
-    if (timer !== undefined && this.#deadlineMs === p.timeoutMs) {
-      timer.refresh();
-    } else {
-      clearTimeout(timer);
-      this.#deadlineMs = p.timeoutMs;
-      this.#deadline = setTimeout(() => {
-        if (this.#running) this.#timedOut();
-      }, p.timeoutMs);
-    }
+    p.startedAt = performance.now();
+    // an armed timer fires no later than this invocation's deadline (all of an instance's
+    // invocations have its version's timeout), and then looks again
+    if (this.#deadline === undefined || this.#deadlineAt > p.startedAt + p.timeoutMs) this.#armDeadline(p.timeoutMs);
     this.#opts.onBusyChange(this, true);
+  }
+
+  #armDeadline(ms: number): void {
+    clearTimeout(this.#deadline);
+    this.#deadlineAt = performance.now() + ms;
+    this.#deadline = setTimeout(() => {
+      this.#deadline = undefined;
+      const p = this.#running;
+      if (!p) return;
+      const left = p.startedAt + p.timeoutMs - performance.now();
+      // node's timers count from the event loop's cached time, so one may fire a little early
+      if (left > 0) this.#armDeadline(Math.max(1, Math.ceil(left)));
+      else this.#timedOut();
+    }, ms);
   }
 
   #send(frame: object): void {

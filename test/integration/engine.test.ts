@@ -173,6 +173,20 @@ describe('function failures', () => {
     assert.equal(next.cold, true);
   });
 
+  test('each invocation on a warm instance gets its whole timeout, counted from its own start', async () => {
+    await deploy('sleeper', 'node-sleep', { timeout: 1 });
+    succeeded(await invoke('sleeper')); // the instance's timeout timer starts with this one
+    await new Promise((r) => setTimeout(r, 600));
+    // runs past the moment the first invocation's timeout would have ended (400 ms into it)
+    const second = succeeded(await invoke('sleeper', { ms: 700 }));
+    assert.ok(second.finishedAt - second.startedAt >= 700);
+    const started = Date.now();
+    const error = failed(await invoke('sleeper', { ms: 5000 }));
+    const elapsed = Date.now() - started;
+    assert.equal(error.errorType, 'Sandbox.Timedout');
+    assert.ok(elapsed >= 1000 && elapsed < 5000, `timed out after ${elapsed} ms`);
+  });
+
   test('a handler looping past timeout: 1 → Sandbox.Timedout after 1.00 s; the next version works', async () => {
     await deploy('spinner', 'node-spin', { timeout: 1 });
     const started = Date.now();
