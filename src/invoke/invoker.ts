@@ -133,7 +133,8 @@ export class Invoker {
         eventJson: input.eventJson,
         eventJsonOneLine: input.eventJsonOneLine,
         timeoutMs: version.timeout * 1000,
-        invokedFunctionArn: functionArn(fn.name, qualified),
+        // the unqualified ARN is the spec's, one string for every call (the instance compares it with the last one)
+        invokedFunctionArn: qualified === undefined ? target.spec.invokedFunctionArn : functionArn(fn.name, qualified),
         traceId: input.traceId ?? null,
         clientContext: input.clientContext ?? null,
       },

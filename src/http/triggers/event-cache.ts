@@ -1,3 +1,4 @@
+import { flattened } from '../../shared/json.ts';
 import { httpApiEventTemplate, type EventMatch, type EventTemplate, type RawTriggerRequest } from './event.ts';
 
 type TemplateRequest = Omit<RawTriggerRequest, 'requestId' | 'timeEpoch'>;
@@ -22,7 +23,9 @@ export class EventTemplateCache {
     if (req.body.length > 0) return httpApiEventTemplate(req, match);
     const cached = this.#byConnection.get(connection);
     if (cached !== undefined && cached.routeKey === match.routeKey && sameRequest(cached.req, req)) return cached.template;
-    const template = httpApiEventTemplate(req, match);
+    const built = httpApiEventTemplate(req, match);
+    // copied into the invoke frame of every request that reuses it: flattened once, here
+    const template = { head: flattened(built.head), middle: flattened(built.middle), tail: flattened(built.tail) };
     this.#byConnection.set(connection, { req, routeKey: match.routeKey, template });
     return template;
   }
